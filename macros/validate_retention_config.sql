@@ -1,0 +1,28 @@
+{#-
+    Runs at the start of every dbt invocation: a configuration that would make
+    the metrics wrong stops the run with a clear message.
+-#}
+{% macro validate_retention_config() %}
+    {%- set days_in_grain = {'month': 31, 'quarter': 92, 'year': 366} -%}
+    {%- set grain_length = days_in_grain[var('retention_grain')] if var('retention_grain') in days_in_grain else none -%}
+    {%- if grain_length is none -%}
+        {{ exceptions.raise_compiler_error(
+            "var retention_grain must be month, quarter or year, got '" ~ var('retention_grain') ~ "'") }}
+    {%- endif -%}
+    {%- if var('churn_inactivity_days') | int < grain_length -%}
+        {{ exceptions.raise_compiler_error(
+            "var churn_inactivity_days (" ~ var('churn_inactivity_days') ~ ") must be at least the length of the "
+            ~ var('retention_grain') ~ " grain (" ~ grain_length ~ " days): a customer could otherwise churn and "
+            ~ "come back inside one period, and the period identities would not hold.") }}
+    {%- endif -%}
+    {%- if var('at_risk_days') | int >= var('churn_inactivity_days') | int -%}
+        {{ exceptions.raise_compiler_error(
+            "var at_risk_days (" ~ var('at_risk_days') ~ ") must be below churn_inactivity_days ("
+            ~ var('churn_inactivity_days') ~ ").") }}
+    {%- endif -%}
+    {%- set as_of = var('as_of_date') -%}
+    {%- if as_of and modules.re.match('^\d{4}-\d{2}-\d{2}$', as_of | string) is none -%}
+        {{ exceptions.raise_compiler_error("var as_of_date must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
+    {%- endif -%}
+    select 1
+{% endmacro %}

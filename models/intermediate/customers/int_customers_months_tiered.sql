@@ -1,0 +1,122 @@
+-- Customer x calendar month, from the acquisition month to the as-of month:
+-- the one place the loyalty tier is decided. Trailing 12-month spend at a
+-- month end = net revenue of purchases in that month and the 11 before it
+-- (for the as-of month: up to the as-of date). Tier = the highest tier whose
+-- lower bound (inclusive) is at or below the trailing spend.
+with
+
+customers as (
+    select * from {{ ref('int_customers_summarised') }}
+    where not is_lead
+),
+
+months as (
+    select * from {{ ref('int_months_spined') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_netted') }}
+    where is_purchase
+),
+
+loyalty_tiers as (
+    select * from {{ ref('loyalty_tiers') }}
+),
+
+tier_bands as (
+    select
+        tier_name,
+        tier_rank,
+        min_trailing_12m_spend as lower_bound,
+        lead(min_trailing_12m_spend) over (order by tier_rank) as next_bound
+    from loyalty_tiers
+),
+
+monthly_purchases as (
+    select
+        customer_id,
+        {{ month_start('order_date') }} as month_start,
+        count(*) as purchases_in_month,
+        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue_in_month
+    from orders
+    group by customer_id, {{ month_start('order_date') }}
+),
+
+grid as (
+    select
+        customers.customer_id,
+        months.month_start,
+        months.month_end,
+        months.effective_end,
+        months.is_complete_month
+    from customers
+    inner join months
+        on months.month_start >= {{ month_start('customers.acquisition_date') }}
+),
+
+trailing_spend as (
+    select
+        grid.customer_id,
+        grid.month_start,
+        grid.month_end,
+        grid.effective_end,
+        grid.is_complete_month,
+        coalesce(monthly_purchases.purchases_in_month, 0)
+            as purchases_in_month,
+        coalesce(monthly_purchases.net_revenue_in_month, 0)
+            as net_revenue_in_month,
+        cast(
+            sum(coalesce(monthly_purchases.net_revenue_in_month, 0)) over (
+                partition by grid.customer_id
+                order by grid.month_start
+                rows between 11 preceding and current row
+            ) as decimal(18, 2)
+        ) as trailing_12m_net_revenue
+    from grid
+    left join monthly_purchases
+        on
+            grid.customer_id = monthly_purchases.customer_id
+            and grid.month_start = monthly_purchases.month_start
+),
+
+tiered as (
+    select
+        trailing_spend.*,
+        tier_bands.tier_name,
+        tier_bands.tier_rank,
+        cast(
+            tier_bands.next_bound - trailing_spend.trailing_12m_net_revenue
+            as decimal(18, 2)
+        ) as spend_to_next_tier
+    from trailing_spend
+    inner join tier_bands
+        on
+            trailing_spend.trailing_12m_net_revenue >= tier_bands.lower_bound
+            and (
+                tier_bands.next_bound is null
+                or trailing_spend.trailing_12m_net_revenue < tier_bands.next_bound
+            )
+),
+
+final as (
+    select
+        *,
+        lag(tier_name) over (
+            partition by customer_id order by month_start
+        ) as previous_tier_name,
+        case
+            when lag(tier_rank) over (
+                partition by customer_id order by month_start
+            ) is null then 'new'
+            when tier_rank > lag(tier_rank) over (
+                partition by customer_id order by month_start
+            ) then 'upgrade'
+            when tier_rank < lag(tier_rank) over (
+                partition by customer_id order by month_start
+            ) then 'downgrade'
+            else 'same'
+        end as tier_change
+    from tiered
+)
+
+select * from final

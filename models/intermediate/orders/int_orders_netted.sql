@@ -1,0 +1,105 @@
+-- One row per order of a real (non-test) customer dated on or before the
+-- as-of date, net of the refunds paid on or before the as-of date. The whole
+-- order is booked on its order date at that date's FX rate, so a full refund
+-- nets to exactly zero. A purchase is a completed order with net amount > 0.
+with
+
+orders as (
+    select * from {{ ref('stg_transactions__orders') }}
+),
+
+refunds as (
+    select * from {{ ref('stg_transactions__refunds') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
+),
+
+orders_in_scope as (
+    select orders.*
+    from orders
+    cross join as_of
+    where not orders.is_test_account and orders.order_date <= as_of.as_of_date
+),
+
+refunds_by_order as (
+    select
+        refunds.order_id,
+        cast(sum(refunds.refund_amount) as decimal(18, 2)) as refunded_amount,
+        count(*) as refunds,
+        max(refunds.refund_date) as last_refund_date
+    from refunds
+    cross join as_of
+    where refunds.refund_date <= as_of.as_of_date
+    group by refunds.order_id
+),
+
+netted as (
+    select
+        orders_in_scope.order_id,
+        orders_in_scope.customer_id,
+        orders_in_scope.ordered_at,
+        orders_in_scope.order_date,
+        orders_in_scope.order_status,
+        orders_in_scope.is_cancelled,
+        orders_in_scope.sales_channel,
+        orders_in_scope.store_id,
+        orders_in_scope.items_count,
+        orders_in_scope.currency_code,
+        orders_in_scope.sale_amount,
+        coalesce(refunds_by_order.refunded_amount, 0) as refunded_amount,
+        cast(
+            orders_in_scope.sale_amount
+            - coalesce(refunds_by_order.refunded_amount, 0)
+            as decimal(18, 2)
+        ) as net_amount,
+        coalesce(refunds_by_order.refunds, 0) as refunds,
+        refunds_by_order.last_refund_date,
+        orders_in_scope.fx_rate_to_reporting,
+        orders_in_scope.sale_amount_reporting as gross_revenue
+    from orders_in_scope
+    left join refunds_by_order
+        on orders_in_scope.order_id = refunds_by_order.order_id
+),
+
+classified as (
+    select
+        *,
+        not is_cancelled and net_amount > 0 as is_purchase,
+        case
+            when is_cancelled then cast(0 as decimal(18, 2))
+            else cast(round(net_amount * fx_rate_to_reporting, 2) as decimal(18, 2))
+        end as net_revenue
+    from netted
+),
+
+sequenced as (
+    select
+        *,
+        case
+            when is_purchase
+                then row_number() over (
+                    partition by customer_id, is_purchase
+                    order by ordered_at, order_id
+                )
+        end as purchase_sequence_number,
+        case
+            when is_purchase
+                then lag(order_date) over (
+                    partition by customer_id, is_purchase
+                    order by ordered_at, order_id
+                )
+        end as previous_purchase_date
+    from classified
+),
+
+final as (
+    select
+        *,
+        {{ dbt.datediff('previous_purchase_date', 'order_date', 'day') }}
+            as days_since_previous_purchase
+    from sequenced
+)
+
+select * from final

@@ -1,0 +1,320 @@
+{{ config(materialized='table') }}
+
+with
+
+states as (
+    select * from {{ ref('int_customers_periods_stated') }}
+),
+
+periods as (
+    select * from {{ ref('int_periods_spined') }}
+),
+
+purchases as (
+    select * from {{ ref('int_orders_netted') }}
+    where is_purchase
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_dates_resolved') }}
+),
+
+people as (
+    select * from {{ ref('int_customers_summarised') }}
+),
+
+invitations as (
+    select * from {{ ref('stg_surveys__invitations') }}
+    where not is_test_account
+),
+
+responses as (
+    select * from {{ ref('stg_surveys__responses') }}
+    where not is_test_account
+),
+
+state_counts as (
+    select
+        period_start,
+        {{ segment_type_column() }} as segment_type,
+        {{ segment_value_column() }} as segment_value,
+        count(case when is_active_at_start then 1 end)
+            as customers_at_start,
+        count(case when is_active_at_end then 1 end) as customers_at_end,
+        count(case when is_new then 1 end) as new_customers,
+        count(case when is_reactivated then 1 end)
+            as reactivated_customers,
+        count(case when is_lost then 1 end) as lost_customers,
+        count(case when is_at_risk_at_end then 1 end)
+            as at_risk_customers_at_end,
+        count(case when is_new and is_referred then 1 end)
+            as referred_new_customers
+    from states
+    group by {{ segment_grouping_sets() }}
+),
+
+purchases_segmented as (
+    select
+        states.period_start,
+        states.region,
+        states.acquisition_channel,
+        states.tier_at_end,
+        purchases.customer_id,
+        purchases.net_revenue,
+        purchases.days_since_previous_purchase
+    from purchases
+    inner join states
+        on
+            purchases.customer_id = states.customer_id
+            and {{ period_start('purchases.order_date') }} = states.period_start
+),
+
+purchase_counts as (
+    select
+        period_start,
+        {{ segment_type_column() }} as segment_type,
+        {{ segment_value_column() }} as segment_value,
+        count(*) as purchases,
+        count(distinct customer_id) as purchasing_customers,
+        sum(net_revenue) as net_revenue,
+        avg(cast(days_since_previous_purchase as {{ type_double() }}))
+            as repeat_purchase_interval_days
+    from purchases_segmented
+    group by {{ segment_grouping_sets() }}
+),
+
+-- Survey KPIs count customers only: people acquired on or before the day
+-- they answered (or were invited), in the period of that day.
+responses_segmented as (
+    select
+        states.period_start,
+        states.region,
+        states.acquisition_channel,
+        states.tier_at_end,
+        responses.survey_type,
+        responses.score
+    from responses
+    inner join states
+        on
+            responses.customer_id = states.customer_id
+            and {{ period_start('responses.response_date') }}
+            = states.period_start
+            and responses.response_date >= states.acquisition_date
+            and responses.response_date <= states.effective_end
+),
+
+response_counts as (
+    select
+        period_start,
+        {{ segment_type_column() }} as segment_type,
+        {{ segment_value_column() }} as segment_value,
+        count(case when survey_type = 'nps' then 1 end) as nps_responses,
+        count(case when survey_type = 'nps' and score >= 9 then 1 end)
+            as nps_promoters,
+        count(case when survey_type = 'nps' and score <= 6 then 1 end)
+            as nps_detractors,
+        count(case when survey_type = 'csat' then 1 end)
+            as csat_responses,
+        count(case when survey_type = 'csat' and score >= 4 then 1 end)
+            as csat_satisfied,
+        count(case when survey_type = 'ces' then 1 end) as ces_responses,
+        avg(
+            case
+                when survey_type = 'ces'
+                    then cast(score as {{ type_double() }})
+            end
+        ) as ces
+    from responses_segmented
+    group by {{ segment_grouping_sets() }}
+),
+
+invitations_segmented as (
+    select
+        states.period_start,
+        states.region,
+        states.acquisition_channel,
+        states.tier_at_end,
+        invitations.survey_type,
+        responses.response_id is not null as is_answered
+    from invitations
+    inner join states
+        on
+            invitations.customer_id = states.customer_id
+            and {{ period_start('invitations.sent_date') }}
+            = states.period_start
+            and invitations.sent_date >= states.acquisition_date
+            and invitations.sent_date <= states.effective_end
+    cross join as_of
+    left join responses
+        on
+            invitations.invitation_id = responses.invitation_id
+            and responses.response_date <= as_of.as_of_date
+),
+
+invitation_counts as (
+    select
+        period_start,
+        {{ segment_type_column() }} as segment_type,
+        {{ segment_value_column() }} as segment_value,
+        {% for survey_type in ['nps', 'csat', 'ces', 'exit'] %}
+            count(case when survey_type = '{{ survey_type }}' then 1 end)
+                as {{ survey_type }}_invitations,
+            count(
+                case
+                    when survey_type = '{{ survey_type }}' and is_answered
+                        then 1
+                end
+            ) as {{ survey_type }}_invitations_answered
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
+    from invitations_segmented
+    group by {{ segment_grouping_sets() }}
+),
+
+-- Funnel: CRM signups in the period and leads (signed up, no purchase yet)
+-- at the period end; not defined for the tier segment (leads have no tier).
+people_periods as (
+    select
+        periods.period_start,
+        people.region,
+        people.acquisition_channel,
+        {{ period_start('people.signup_date') }} = periods.period_start
+            as is_signup_in_period,
+        people.acquisition_date is null
+        or people.acquisition_date > periods.effective_end as is_lead_at_end
+    from periods
+    inner join people
+        on people.signup_date <= periods.effective_end
+),
+
+funnel_counts as (
+    select
+        period_start,
+        case
+            when grouping(region) = 0 then 'region'
+            when grouping(acquisition_channel) = 0 then 'acquisition_channel'
+            else 'total'
+        end as segment_type,
+        case
+            when grouping(region) = 0 then region
+            when grouping(acquisition_channel) = 0 then acquisition_channel
+            else 'all'
+        end as segment_value,
+        count(case when is_signup_in_period then 1 end) as signups,
+        count(case when is_lead_at_end then 1 end) as leads_at_end
+    from people_periods
+    group by grouping sets (
+        (period_start),
+        (period_start, region),
+        (period_start, acquisition_channel)
+    )
+),
+
+joined as (
+    select
+        state_counts.*,
+        periods.period_end,
+        periods.effective_end,
+        periods.is_complete_period,
+        coalesce(purchase_counts.purchases, 0) as purchases,
+        coalesce(purchase_counts.purchasing_customers, 0)
+            as purchasing_customers,
+        cast(coalesce(purchase_counts.net_revenue, 0) as decimal(18, 2))
+            as net_revenue,
+        purchase_counts.repeat_purchase_interval_days,
+        coalesce(response_counts.nps_responses, 0) as nps_responses,
+        coalesce(response_counts.nps_promoters, 0) as nps_promoters,
+        coalesce(response_counts.nps_detractors, 0) as nps_detractors,
+        coalesce(response_counts.csat_responses, 0) as csat_responses,
+        coalesce(response_counts.csat_satisfied, 0) as csat_satisfied,
+        coalesce(response_counts.ces_responses, 0) as ces_responses,
+        response_counts.ces,
+        {% for survey_type in ['nps', 'csat', 'ces', 'exit'] %}
+            coalesce(invitation_counts.{{ survey_type }}_invitations, 0)
+                as {{ survey_type }}_invitations,
+            coalesce(
+                invitation_counts.{{ survey_type }}_invitations_answered, 0
+            ) as {{ survey_type }}_invitations_answered,
+        {% endfor %}
+        funnel_counts.signups,
+        funnel_counts.leads_at_end
+    from state_counts
+    inner join periods
+        on state_counts.period_start = periods.period_start
+    left join purchase_counts
+        on
+            state_counts.period_start = purchase_counts.period_start
+            and state_counts.segment_type = purchase_counts.segment_type
+            and state_counts.segment_value = purchase_counts.segment_value
+    left join response_counts
+        on
+            state_counts.period_start = response_counts.period_start
+            and state_counts.segment_type = response_counts.segment_type
+            and state_counts.segment_value = response_counts.segment_value
+    left join invitation_counts
+        on
+            state_counts.period_start = invitation_counts.period_start
+            and state_counts.segment_type = invitation_counts.segment_type
+            and state_counts.segment_value = invitation_counts.segment_value
+    left join funnel_counts
+        on
+            state_counts.period_start = funnel_counts.period_start
+            and state_counts.segment_type = funnel_counts.segment_type
+            and state_counts.segment_value = funnel_counts.segment_value
+),
+
+final as (
+    select
+        {{ dbt.concat([
+            "cast(period_start as " ~ dbt.type_string() ~ ")",
+            "'|'", "segment_type", "'|'", "segment_value"]) }} as kpi_id,
+        period_start,
+        period_end,
+        effective_end,
+        is_complete_period,
+        segment_type,
+        segment_value,
+        customers_at_start,
+        customers_at_end,
+        new_customers,
+        reactivated_customers,
+        lost_customers,
+        at_risk_customers_at_end,
+        {{ safe_pct('customers_at_end - new_customers', 'customers_at_start') }}
+            as customer_retention_rate,
+        {{ safe_pct('customers_at_start - lost_customers', 'customers_at_start') }}
+            as strict_retention_rate,
+        {{ safe_pct('lost_customers', 'customers_at_start') }} as churn_rate,
+        purchases,
+        purchasing_customers,
+        net_revenue,
+        {{ safe_ratio('net_revenue', 'purchases') }} as average_order_value,
+        {{ safe_ratio('purchases', 'purchasing_customers') }}
+            as purchase_frequency,
+        repeat_purchase_interval_days,
+        referred_new_customers,
+        {{ safe_pct('referred_new_customers', 'new_customers') }}
+            as referral_rate,
+        nps_responses,
+        nps_promoters,
+        nps_detractors,
+        {{ safe_pct('nps_promoters - nps_detractors', 'nps_responses') }}
+            as nps,
+        csat_responses,
+        csat_satisfied,
+        {{ safe_pct('csat_satisfied', 'csat_responses') }} as csat,
+        ces_responses,
+        ces,
+        {% for survey_type in ['nps', 'csat', 'ces', 'exit'] %}
+            {{ survey_type }}_invitations,
+            {{ survey_type }}_invitations_answered,
+            {{ safe_pct(survey_type ~ '_invitations_answered',
+                survey_type ~ '_invitations') }}
+                as {{ survey_type }}_response_rate,
+        {% endfor %}
+        signups,
+        leads_at_end
+    from joined
+)
+
+select * from final

@@ -1,0 +1,67 @@
+with
+
+customers as (
+    select * from {{ ref('base_crm__customers') }}
+),
+
+customer_ids as (
+    select * from {{ ref('stg_crm__customer_ids') }}
+),
+
+events as (
+    select * from {{ ref('base_crm__account_events') }}
+),
+
+erasures as (
+    select
+        customer_id,
+        min(event_at) as erasure_requested_at
+    from events
+    where rejection_reason is null and event_type = 'erasure_request'
+    group by customer_id
+),
+
+clean as (
+    select * from customers
+    where rejection_reason is null
+),
+
+final as (
+    select
+        clean.customer_id,
+        -- An erasure request removes every personal attribute; the person's
+        -- transactions stay for aggregates.
+        case when erasures.customer_id is null then clean.email end as email,
+        case
+            when erasures.customer_id is null
+                then {{ hash_pii('clean.email') }}
+        end as email_hash,
+        case when erasures.customer_id is null then clean.phone end as phone,
+        case
+            when erasures.customer_id is null then clean.first_name
+        end as first_name,
+        case
+            when erasures.customer_id is null then clean.last_name
+        end as last_name,
+        case
+            when erasures.customer_id is null then clean.birth_date
+        end as birth_date,
+        clean.country_code,
+        clean.preferred_language,
+        clean.signed_up_at,
+        cast(clean.signed_up_at as date) as signup_date,
+        clean.acquisition_channel,
+        referrers.survivor_customer_id as referred_by_customer_id,
+        clean.has_marketing_consent,
+        clean.is_test_account,
+        erasures.customer_id is not null as is_erased,
+        erasures.erasure_requested_at,
+        clean.updated_at
+    from clean
+    left join customer_ids as referrers
+        on clean.referred_by_customer_id = referrers.customer_id
+    left join erasures
+        on clean.customer_id = erasures.customer_id
+)
+
+select * from final

@@ -1,0 +1,75 @@
+{{ config(materialized='table') }}
+
+with
+
+source as (
+    select * from {{ source('surveys', 'survey_invitations') }}
+),
+
+customer_ids as (
+    select * from {{ ref('stg_crm__customer_ids') }}
+),
+
+collapsed as (
+    select
+        invitation_id,
+        customer_id,
+        survey_type,
+        sent_at,
+        min(_source_file) as source_file,
+        count(*) - 1 as collapsed_copies
+    from source
+    group by invitation_id, customer_id, survey_type, sent_at
+),
+
+typed as (
+    select
+        nullif(trim(invitation_id), '') as invitation_id,
+        nullif(trim(customer_id), '') as raw_customer_id,
+        nullif(lower(trim(survey_type)), '') as survey_type,
+        nullif(trim(sent_at), '') as sent_at_raw,
+        {{ parse_timestamp_utc('trim(sent_at)') }} as sent_at,
+        source_file,
+        collapsed_copies
+    from collapsed
+),
+
+row_checked as (
+    select
+        typed.*,
+        customer_ids.survivor_customer_id as customer_id,
+        coalesce(customer_ids.is_test_account, false) as is_test_account,
+        case
+            when
+                typed.invitation_id is null
+                or typed.raw_customer_id is null
+                or typed.survey_type is null
+                or typed.sent_at_raw is null
+                then 'missing_required_field'
+            when typed.sent_at is null then 'unparseable_date'
+            when typed.survey_type not in ('nps', 'csat', 'ces', 'exit')
+                then 'invalid_value'
+            when customer_ids.survivor_customer_id is null
+                then 'unknown_customer'
+        end as row_rejection_reason
+    from typed
+    left join customer_ids
+        on typed.raw_customer_id = customer_ids.customer_id
+),
+
+final as (
+    select
+        *,
+        coalesce(
+            row_rejection_reason,
+            case
+                when row_number() over (
+                    partition by row_rejection_reason is null, invitation_id
+                    order by sent_at, raw_customer_id, survey_type
+                ) > 1 then 'duplicate'
+            end
+        ) as rejection_reason
+    from row_checked
+)
+
+select * from final

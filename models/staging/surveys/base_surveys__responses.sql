@@ -1,0 +1,114 @@
+{{ config(materialized='table') }}
+
+with
+
+source as (
+    select * from {{ source('surveys', 'survey_responses') }}
+),
+
+invitations as (
+    select * from {{ ref('base_surveys__invitations') }}
+    where rejection_reason is null
+),
+
+exit_reasons as (
+    select * from {{ ref('exit_reasons') }}
+),
+
+collapsed as (
+    select
+        response_id,
+        invitation_id,
+        score,
+        comment,
+        exit_reason_code,
+        responded_at,
+        min(_source_file) as source_file,
+        count(*) - 1 as collapsed_copies
+    from source
+    group by
+        response_id,
+        invitation_id,
+        score,
+        comment,
+        exit_reason_code,
+        responded_at
+),
+
+typed as (
+    select
+        nullif(trim(response_id), '') as response_id,
+        nullif(trim(invitation_id), '') as invitation_id,
+        nullif(trim(score), '') as score_raw,
+        {{ safe_cast('trim(score)', 'integer') }} as score,
+        nullif(trim(comment), '') as comment,
+        nullif(lower(trim(exit_reason_code)), '') as exit_reason_code,
+        nullif(trim(responded_at), '') as responded_at_raw,
+        {{ parse_timestamp_utc('trim(responded_at)') }} as responded_at,
+        source_file,
+        collapsed_copies
+    from collapsed
+),
+
+row_checked as (
+    select
+        typed.*,
+        invitations.customer_id,
+        invitations.survey_type,
+        invitations.sent_at,
+        coalesce(invitations.is_test_account, false) as is_test_account,
+        exit_reasons.reason_category as exit_reason_category,
+        case
+            when
+                typed.response_id is null
+                or typed.invitation_id is null
+                or typed.responded_at_raw is null
+                then 'missing_required_field'
+            when typed.responded_at is null then 'unparseable_date'
+            when invitations.invitation_id is null then 'unknown_invitation'
+            when
+                typed.score_raw is not null and typed.score is null
+                then 'invalid_value'
+            when
+                (invitations.survey_type = 'nps'
+                    and (typed.score is null or typed.score not between 0 and 10))
+                or (invitations.survey_type = 'csat'
+                    and (typed.score is null or typed.score not between 1 and 5))
+                or (invitations.survey_type = 'ces'
+                    and (typed.score is null or typed.score not between 1 and 7))
+                or (invitations.survey_type = 'exit' and typed.score is not null)
+                then 'score_out_of_range'
+            when
+                typed.exit_reason_code is not null
+                and exit_reasons.reason_code is null
+                then 'invalid_value'
+        end as row_rejection_reason
+    from typed
+    left join invitations
+        on typed.invitation_id = invitations.invitation_id
+    left join exit_reasons
+        on typed.exit_reason_code = exit_reasons.reason_code
+),
+
+-- At most one response per invitation (and per response_id): the earliest
+-- answer counts, later ones are duplicates.
+final as (
+    select
+        *,
+        coalesce(
+            row_rejection_reason,
+            case
+                when row_number() over (
+                    partition by row_rejection_reason is null, response_id
+                    order by responded_at, invitation_id
+                ) > 1 then 'duplicate'
+                when row_number() over (
+                    partition by row_rejection_reason is null, invitation_id
+                    order by responded_at, response_id
+                ) > 1 then 'duplicate'
+            end
+        ) as rejection_reason
+    from row_checked
+)
+
+select * from final
