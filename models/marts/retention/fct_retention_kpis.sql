@@ -210,9 +210,29 @@ funnel_counts as (
     )
 ),
 
+-- Rows: every period x segment with customers, plus segments that so far
+-- only have signups (their funnel counts must not be lost).
+segment_keys as (
+    select period_start, segment_type, segment_value from state_counts
+    union
+    select period_start, segment_type, segment_value from funnel_counts
+),
+
 joined as (
     select
-        state_counts.*,
+        segment_keys.period_start,
+        segment_keys.segment_type,
+        segment_keys.segment_value,
+        coalesce(state_counts.customers_at_start, 0) as customers_at_start,
+        coalesce(state_counts.customers_at_end, 0) as customers_at_end,
+        coalesce(state_counts.new_customers, 0) as new_customers,
+        coalesce(state_counts.reactivated_customers, 0)
+            as reactivated_customers,
+        coalesce(state_counts.lost_customers, 0) as lost_customers,
+        coalesce(state_counts.at_risk_customers_at_end, 0)
+            as at_risk_customers_at_end,
+        coalesce(state_counts.referred_new_customers, 0)
+            as referred_new_customers,
         periods.period_end,
         periods.effective_end,
         periods.is_complete_period,
@@ -238,29 +258,34 @@ joined as (
         {% endfor %}
         funnel_counts.signups,
         funnel_counts.leads_at_end
-    from state_counts
+    from segment_keys
     inner join periods
-        on state_counts.period_start = periods.period_start
+        on segment_keys.period_start = periods.period_start
+    left join state_counts
+        on
+            segment_keys.period_start = state_counts.period_start
+            and segment_keys.segment_type = state_counts.segment_type
+            and segment_keys.segment_value = state_counts.segment_value
     left join purchase_counts
         on
-            state_counts.period_start = purchase_counts.period_start
-            and state_counts.segment_type = purchase_counts.segment_type
-            and state_counts.segment_value = purchase_counts.segment_value
+            segment_keys.period_start = purchase_counts.period_start
+            and segment_keys.segment_type = purchase_counts.segment_type
+            and segment_keys.segment_value = purchase_counts.segment_value
     left join response_counts
         on
-            state_counts.period_start = response_counts.period_start
-            and state_counts.segment_type = response_counts.segment_type
-            and state_counts.segment_value = response_counts.segment_value
+            segment_keys.period_start = response_counts.period_start
+            and segment_keys.segment_type = response_counts.segment_type
+            and segment_keys.segment_value = response_counts.segment_value
     left join invitation_counts
         on
-            state_counts.period_start = invitation_counts.period_start
-            and state_counts.segment_type = invitation_counts.segment_type
-            and state_counts.segment_value = invitation_counts.segment_value
+            segment_keys.period_start = invitation_counts.period_start
+            and segment_keys.segment_type = invitation_counts.segment_type
+            and segment_keys.segment_value = invitation_counts.segment_value
     left join funnel_counts
         on
-            state_counts.period_start = funnel_counts.period_start
-            and state_counts.segment_type = funnel_counts.segment_type
-            and state_counts.segment_value = funnel_counts.segment_value
+            segment_keys.period_start = funnel_counts.period_start
+            and segment_keys.segment_type = funnel_counts.segment_type
+            and segment_keys.segment_value = funnel_counts.segment_value
 ),
 
 final as (
