@@ -1,5 +1,5 @@
--- Calendar months from the month of the first order or signup to the month holding the
--- as-of date; months after the last loaded date are never emitted.
+-- Calendar months from the month of the first order or signup to the month
+-- holding the as-of date; months after the last loaded date are never emitted.
 with
 
 as_of as (
@@ -21,10 +21,25 @@ first_dates as (
 ),
 
 digits as (
-    select 0 as digit union all select 1 union all select 2
-    union all select 3 union all select 4 union all select 5
-    union all select 6 union all select 7 union all select 8
-    union all select 9
+    select 0 as digit
+    union all
+    select 1
+    union all
+    select 2
+    union all
+    select 3
+    union all
+    select 4
+    union all
+    select 5
+    union all
+    select 6
+    union all
+    select 7
+    union all
+    select 8
+    union all
+    select 9
 ),
 
 month_numbers as (
@@ -44,7 +59,8 @@ bounds as (
 
 months as (
     select
-        {{ add_months('bounds.first_month_start', 'month_numbers.month_number') }}
+        {{ add_months(
+            'bounds.first_month_start', 'month_numbers.month_number') }}
             as month_start,
         bounds.as_of_date
     from bounds

@@ -94,7 +94,8 @@ tiered as (
             trailing_spend.trailing_12m_net_revenue >= tier_bands.lower_bound
             and (
                 tier_bands.next_bound is null
-                or trailing_spend.trailing_12m_net_revenue < tier_bands.next_bound
+                or trailing_spend.trailing_12m_net_revenue
+                < tier_bands.next_bound
             )
 ),
 

@@ -52,7 +52,9 @@ grid as (
         periods.is_complete_period
     from customers
     inner join periods
-        on periods.period_start >= {{ period_start('customers.acquisition_date') }}
+        on
+            periods.period_start
+            >= {{ period_start('customers.acquisition_date') }}
 ),
 
 last_purchases as (
@@ -146,7 +148,8 @@ final as (
     inner join tiers
         on
             transitions.customer_id = tiers.customer_id
-            and {{ month_start('transitions.effective_end') }} = tiers.month_start
+            and {{ month_start('transitions.effective_end') }}
+            = tiers.month_start
 )
 
 select * from final

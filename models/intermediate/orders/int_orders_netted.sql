@@ -69,7 +69,12 @@ classified as (
         not is_cancelled and net_amount > 0 as is_purchase,
         case
             when is_cancelled then cast(0 as decimal(18, 2))
-            else cast(round(net_amount * fx_rate_to_reporting, 2) as decimal(18, 2))
+            else
+                cast(
+                    round(net_amount * fx_rate_to_reporting, 2) as decimal(
+                        18, 2
+                    )
+                )
         end as net_revenue
     from netted
 ),

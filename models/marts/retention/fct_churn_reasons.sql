@@ -47,8 +47,8 @@ latest_answers as (
     inner join responses
         on
             states.customer_id = responses.customer_id
-            and responses.response_date >= states.last_purchase_date_at_end
-            and responses.response_date <= as_of.as_of_date
+            and states.last_purchase_date_at_end <= responses.response_date
+            and as_of.as_of_date >= responses.response_date
 ),
 
 attributed as (

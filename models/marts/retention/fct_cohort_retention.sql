@@ -77,12 +77,12 @@ grid as (
         cohorts.cohort_size,
         later.period_start,
         later.is_complete_period,
-        later.period_index - first.period_index as period_number
+        later.period_index - cohort_start.period_index as period_number
     from cohorts
-    inner join indexed_periods as first
-        on cohorts.cohort_period_start = first.period_start
+    inner join indexed_periods as cohort_start
+        on cohorts.cohort_period_start = cohort_start.period_start
     inner join indexed_periods as later
-        on later.period_start >= cohorts.cohort_period_start
+        on cohorts.cohort_period_start <= later.period_start
 ),
 
 activity as (

@@ -50,7 +50,7 @@ state_counts as (
         count(case when is_new and is_referred then 1 end)
             as referred_new_customers
     from states
-    group by {{ segment_grouping_sets() }}
+    group by {{ segment_grouping_sets() }}  -- noqa: PRS
 ),
 
 purchases_segmented as (
@@ -80,7 +80,7 @@ purchase_counts as (
         avg(cast(days_since_previous_purchase as {{ type_double() }}))
             as repeat_purchase_interval_days
     from purchases_segmented
-    group by {{ segment_grouping_sets() }}
+    group by {{ segment_grouping_sets() }}  -- noqa: PRS
 ),
 
 -- Survey KPIs count customers only: people acquired on or before the day
@@ -125,7 +125,7 @@ response_counts as (
             end
         ) as ces
     from responses_segmented
-    group by {{ segment_grouping_sets() }}
+    group by {{ segment_grouping_sets() }}  -- noqa: PRS
 ),
 
 invitations_segmented as (
@@ -148,7 +148,7 @@ invitations_segmented as (
     left join responses
         on
             invitations.invitation_id = responses.invitation_id
-            and responses.response_date <= as_of.as_of_date
+            and as_of.as_of_date >= responses.response_date
 ),
 
 invitation_counts as (
@@ -168,7 +168,7 @@ invitation_counts as (
             {%- if not loop.last %},{% endif %}
         {% endfor %}
     from invitations_segmented
-    group by {{ segment_grouping_sets() }}
+    group by {{ segment_grouping_sets() }}  -- noqa: PRS
 ),
 
 -- Funnel: CRM signups in the period and leads (signed up, no purchase yet)
@@ -184,7 +184,7 @@ people_periods as (
         or people.acquisition_date > periods.effective_end as is_lead_at_end
     from periods
     inner join people
-        on people.signup_date <= periods.effective_end
+        on periods.effective_end >= people.signup_date
 ),
 
 funnel_counts as (
@@ -203,7 +203,7 @@ funnel_counts as (
         count(case when is_signup_in_period then 1 end) as signups,
         count(case when is_lead_at_end then 1 end) as leads_at_end
     from people_periods
-    group by grouping sets (
+    group by grouping sets (  -- noqa: PRS
         (period_start),
         (period_start, region),
         (period_start, acquisition_channel)
@@ -213,9 +213,17 @@ funnel_counts as (
 -- Rows: every period x segment with customers, plus segments that so far
 -- only have signups (their funnel counts must not be lost).
 segment_keys as (
-    select period_start, segment_type, segment_value from state_counts
+    select
+        period_start,
+        segment_type,
+        segment_value
+    from state_counts
     union
-    select period_start, segment_type, segment_value from funnel_counts
+    select
+        period_start,
+        segment_type,
+        segment_value
+    from funnel_counts
 ),
 
 joined as (
@@ -307,7 +315,8 @@ final as (
         at_risk_customers_at_end,
         {{ safe_pct('customers_at_end - new_customers', 'customers_at_start') }}
             as customer_retention_rate,
-        {{ safe_pct('customers_at_start - lost_customers', 'customers_at_start') }}
+        {{ safe_pct(
+            'customers_at_start - lost_customers', 'customers_at_start') }}
             as strict_retention_rate,
         {{ safe_pct('lost_customers', 'customers_at_start') }} as churn_rate,
         purchases,

@@ -70,11 +70,11 @@ annual_churn as (
     inner join states as window_start
         on
             members.customer_id = window_start.customer_id
-            and window_start.period_start = churn_window.window_start_period
+            and churn_window.window_start_period = window_start.period_start
     inner join states as window_end
         on
             members.customer_id = window_end.customer_id
-            and window_end.period_start = churn_window.window_end_period
+            and churn_window.window_end_period = window_end.period_start
     group by members.segment_type, members.segment_value
 ),
 
@@ -83,7 +83,7 @@ ranked as (
         *,
         row_number() over (
             partition by segment_type, segment_value
-            order by net_revenue desc, customer_id
+            order by net_revenue desc, customer_id asc
         ) as revenue_rank,
         count(*) over (partition by segment_type, segment_value)
             as segment_customers

@@ -106,7 +106,8 @@ id_ranked as (
             when row_rejection_reason is null
                 then row_number() over (
                     partition by row_rejection_reason is null, customer_id
-                    order by updated_at desc nulls last, signed_up_at, email
+                    order by
+                        updated_at desc nulls last, signed_up_at asc, email asc
                 )
         end as id_rank
     from row_checked

@@ -14,17 +14,17 @@
 with
 
 {% for source_table, base, record_id, customer_id, event_at in bases %}
-{{ source_table }} as (
-    select
-        '{{ source_table }}' as source_table,
-        cast({{ record_id }} as varchar) as record_id,
-        cast({{ customer_id }} as varchar) as customer_id,
-        cast({{ event_at }} as varchar) as event_at_raw,
-        rejection_reason,
-        collapsed_copies,
-        source_file
-    from {{ ref(base) }}
-),
+    {{ source_table }} as (
+        select
+            '{{ source_table }}' as source_table,
+            cast({{ record_id }} as varchar) as record_id,
+            cast({{ customer_id }} as varchar) as customer_id,
+            cast({{ event_at }} as varchar) as event_at_raw,
+            rejection_reason,
+            collapsed_copies,
+            source_file
+        from {{ ref(base) }}
+    ),
 
 {% endfor %}
 unioned as (

@@ -41,7 +41,7 @@ typed as (
         nullif(trim(invitation_id), '') as invitation_id,
         nullif(trim(score), '') as score_raw,
         {{ safe_cast('trim(score)', 'integer') }} as score,
-        nullif(trim(comment), '') as comment,
+        nullif(trim(comment), '') as comment,  -- noqa: RF04
         nullif(lower(trim(exit_reason_code)), '') as exit_reason_code,
         nullif(trim(responded_at), '') as responded_at_raw,
         {{ parse_timestamp_utc('trim(responded_at)') }} as responded_at,
@@ -70,13 +70,23 @@ row_checked as (
                 typed.score_raw is not null and typed.score is null
                 then 'invalid_value'
             when
-                (invitations.survey_type = 'nps'
-                    and (typed.score is null or typed.score not between 0 and 10))
-                or (invitations.survey_type = 'csat'
-                    and (typed.score is null or typed.score not between 1 and 5))
-                or (invitations.survey_type = 'ces'
-                    and (typed.score is null or typed.score not between 1 and 7))
-                or (invitations.survey_type = 'exit' and typed.score is not null)
+                (
+                    invitations.survey_type = 'nps'
+                    and (
+                        typed.score is null or typed.score not between 0 and 10
+                    )
+                )
+                or (
+                    invitations.survey_type = 'csat'
+                    and (typed.score is null or typed.score not between 1 and 5)
+                )
+                or (
+                    invitations.survey_type = 'ces'
+                    and (typed.score is null or typed.score not between 1 and 7)
+                )
+                or (
+                    invitations.survey_type = 'exit' and typed.score is not null
+                )
                 then 'score_out_of_range'
             when
                 typed.exit_reason_code is not null

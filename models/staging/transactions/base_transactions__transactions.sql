@@ -93,7 +93,10 @@ row_checked as (
                 typed.transaction_type not in ('sale', 'refund')
                 or typed.status not in ('completed', 'cancelled')
                 or typed.amount is null
-                or (typed.items_count_raw is not null and typed.items_count is null)
+                or (
+                    typed.items_count_raw is not null
+                    and typed.items_count is null
+                )
                 then 'invalid_value'
             when typed.amount < 0 then 'negative_amount'
             when typed.amount = 0 then 'invalid_value'
