@@ -180,7 +180,7 @@ def simulate_customers(period: Period, numbers: np.ndarray, total: int, test_rat
                         1 + np.floor(rng.random(n) * (numbers - 1)).astype(np.int64), 0)
     channel[(channel == REFERRAL) & (referrer == 0)] = CHANNELS.index("organic")
     satisfaction = rng.standard_normal(n)
-    rate = (2.0 * rng.lognormal(0.0, 0.55, n) * CHANNEL_RATE[channel] * COUNTRY_RATE[country]
+    rate = (2.6 * rng.lognormal(0.0, 0.55, n) * CHANNEL_RATE[channel] * COUNTRY_RATE[country]
             * np.exp(0.15 * satisfaction))
     return Customers(
         number=numbers,
