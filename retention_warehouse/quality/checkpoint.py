@@ -1,0 +1,115 @@
+"""Run the Great Expectations checkpoint on the warehouse (read-only).
+
+Great Expectations' SQL datasource fails on DuckDB (see TOOLCHAIN.md), so the
+marts and comparison frames are read with DuckDB ``read_only=True`` into pandas
+and validated through an ephemeral context's pandas datasource
+(``add_dataframe_asset``, batch parameter ``dataframe``): one validation
+definition and one checkpoint per frame, all reported together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from retention_warehouse.quality.compare import compare
+from retention_warehouse.quality.expected import compute_expected
+from retention_warehouse.quality.inputs import WarehouseUnreadableError, read_warehouse
+from retention_warehouse.quality.report import QualityReport, outcome_from_result
+from retention_warehouse.quality.suites import (
+    COMPARISONS,
+    SuiteSpec,
+    comparison_suite,
+    structure_expectations,
+)
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def build_suites(warehouse_path: Path) -> list[SuiteSpec]:
+    """Read the warehouse, compute the expected values, and assemble every frame to validate."""
+    frames = read_warehouse(warehouse_path)
+    expected = compute_expected(frames)
+    suites = [comparison_suite(spec, compare(spec, frames.marts[spec.mart],
+                                             expected.by_mart[spec.mart]))
+              for spec in COMPARISONS]
+    tier_names = list(frames.inputs["tiers"]["tier_name"])
+    structure = structure_expectations(expected.by_mart, tier_names)
+    for mart, (key, expectations) in structure.items():
+        suites.append(SuiteSpec(name=f"{mart}__structure", frame=frames.marts[mart], key=key,
+                                expectations=expectations))
+    suites.append(run_parameters_suite(frames.params.as_of, expected.last_loaded_date))
+    return suites
+
+
+def run_parameters_suite(as_of: pd.Timestamp, last_loaded: pd.Timestamp) -> SuiteSpec:
+    """The as-of date the marts report is not after the last loaded transaction date."""
+    import great_expectations.expectations as gxe
+
+    frame = pd.DataFrame({"run": ["build"], "as_of_date": [as_of],
+                          "last_loaded_date": [last_loaded]})
+    return SuiteSpec(name="run_parameters", frame=frame, key="run", expectations=[
+        gxe.ExpectColumnValuesToNotBeNull(column="as_of_date"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="last_loaded_date", column_B="as_of_date", or_equal=True,
+            meta={"check": "the as-of date is not after the last loaded transaction date"}),
+    ])
+
+
+def _quiet_context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def validate(suites: list[SuiteSpec]) -> tuple[bool, list, list[dict]]:
+    """Run one GE checkpoint per frame; return success, outcomes and the JSON results."""
+    import great_expectations as gx
+
+    context = _quiet_context()
+    source = context.data_sources.add_pandas("retention_warehouse")
+    outcomes, documents, success = [], [], True
+    for spec in suites:
+        batch = source.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=spec.name))
+        for expectation in spec.expectations:
+            suite.add_expectation(expectation)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=spec.name, data=batch, suite=suite))
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"retention_quality__{spec.name}", validation_definitions=[definition],
+            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [spec.key]},
+        ))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = checkpoint.run(batch_parameters={"dataframe": spec.frame})
+        success &= bool(result.success)
+        for validation in result.run_results.values():
+            document = validation.to_json_dict()
+            documents.append(document)
+            outcomes += [outcome_from_result(spec.name, item, spec.key, spec.frame)
+                         for item in document.get("results", [])]
+    return success, outcomes, documents
+
+
+def run_checkpoint(warehouse_path: Path, results_dir: Path) -> QualityReport:
+    """Validate the marts of the warehouse file; write results into ``results_dir``."""
+    started = time.monotonic()
+    try:
+        suites = build_suites(Path(warehouse_path))
+    except WarehouseUnreadableError as error:
+        return QualityReport(success=False, error=str(error))
+    success, outcomes, documents = validate(suites)
+    report = QualityReport(success=success, outcomes=outcomes,
+                           elapsed_seconds=time.monotonic() - started)
+    report.write(Path(results_dir), documents)
+    return report
