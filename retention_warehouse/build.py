@@ -8,10 +8,13 @@ and says where the warehouse file is and how to query it.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
+from pathlib import Path
 
+from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import WarehouseLockedError, ensure_writable, run_dbt
 from retention_warehouse.settings import (
     SAMPLE_CUSTOMERS,
@@ -51,6 +54,41 @@ def check_raw_dir(settings: Settings) -> None:
         raise RawLandingError(f"RETENTION_RAW_DIR={raw} is not readable.") from None
 
 
+def file_headers(raw_dir: Path, table: str, raw_format: str) -> dict[Path, list[str]]:
+    """Each batch file of one raw table and its column names, read from the file itself."""
+    files = sorted((raw_dir / table).glob(f"*.{raw_format}"))
+    if raw_format == "parquet":
+        import duckdb
+
+        with duckdb.connect() as con:
+            return {path: [row[0] for row in con.execute(
+                "select name from parquet_schema(?) where num_children is null", [str(path)]
+            ).fetchall()] for path in files}
+    headers = {}
+    for path in files:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            headers[path] = next(csv.reader(handle), [])
+    return headers
+
+
+def check_raw_headers(settings: Settings) -> None:
+    """Fail with one message naming the file and the column when a raw file lacks one."""
+    for table in RAW_TABLES:
+        headers = file_headers(settings.raw_dir, table.name, settings.raw_format)
+        if not headers:
+            raise RawLandingError(
+                f"No {settings.raw_format} files for raw table '{table.name}' in "
+                f"{settings.raw_dir / table.name}. See docs/raw_data_contract.md.")
+        for path, columns in headers.items():
+            present = {column.strip().lower() for column in columns}
+            missing = [name for name in table.column_names if name not in present]
+            if missing:
+                raise RawLandingError(
+                    f"{path}: missing column '{missing[0]}' (its header has: "
+                    f"{', '.join(columns) or 'nothing'}). Every {table.name} file needs: "
+                    f"{', '.join(table.column_names)}. See docs/raw_data_contract.md.")
+
+
 def dbt_vars(as_of_date: str | None) -> list[str]:
     """The ``--vars`` argument for a pinned as-of date (nothing when unpinned)."""
     return ["--vars", json.dumps({"as_of_date": as_of_date})] if as_of_date else []
@@ -62,6 +100,7 @@ def run_build(settings: Settings, as_of_date: str | None = None, quality: bool =
     try:
         prepare_sample(settings)
         check_raw_dir(settings)
+        check_raw_headers(settings)
         ensure_writable(settings.warehouse_path)
     except (RawLandingError, WarehouseLockedError) as error:
         print(f"error: {error}", file=sys.stderr)
