@@ -177,10 +177,15 @@ refund_linked as (
                 then 'currency_mismatch'
         end as link_rejection_reason
     from sale_checked
+    -- The refund-only match is a join key (not an extra ON condition): DuckDB
+    -- plans `a.x = b.x and a.type = 'refund'` as a nested-loop join, which made
+    -- this model quadratic (150 s at 10k customers; see docs/benchmarks.md).
     left join sales
         on
-            sale_checked.order_id = sales.order_id
-            and sale_checked.transaction_type = 'refund'
+            case
+                when sale_checked.transaction_type = 'refund'
+                    then sale_checked.order_id
+            end = sales.order_id
 ),
 
 -- Refunds of one order may not add up to more than the order: the refund
