@@ -13,7 +13,13 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from retention_warehouse.quality.calendar import month_number, month_start_of, periods
+from retention_warehouse.quality.calendar import (
+    month_number,
+    month_start_of,
+    period_number,
+    period_start_of,
+    periods,
+)
 from retention_warehouse.quality.expected_customers import CustomerBase
 from retention_warehouse.quality.expected_periods import States, pct, ratio
 
@@ -48,7 +54,9 @@ def expected_lifetime_values(base: CustomerBase, spend: pd.DataFrame) -> pd.Data
                        "first_purchase_date", "last_purchase_date"]].copy()
     frame["net_revenue"] = customers["net_revenue"].map(float)
     frame["acquisition_date"] = customers["first_purchase_date"]
-    frame["acquisition_cohort"] = customers["first_purchase_date"].dt.to_period("M").dt.start_time
+    cohorts = period_number(customers["first_purchase_date"], base.params)
+    frame["acquisition_cohort"] = cohorts.map(
+        {number: period_start_of(number, base.params) for number in cohorts.unique()})
     lifespan = frame["last_purchase_date"] - frame["first_purchase_date"]
     frame["lifespan_days"] = lifespan.dt.days + 1
     frame["average_order_value"] = frame["net_revenue"] / frame["orders"]

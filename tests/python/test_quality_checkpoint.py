@@ -1,0 +1,111 @@
+"""The Great Expectations checkpoint (`retention quality`) passes on the sample
+warehouse and fails, naming the broken expectation, when a mart is corrupted.
+
+Corruptions are applied to a copy of the session warehouse (same file name: the
+staging views name the database after the file), never to the original.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import PROJECT_DIR, BuiltWarehouse
+
+from retention_warehouse.quality import command, run_checkpoint
+from retention_warehouse.quality.report import SUMMARY_FILE, VALIDATION_FILE
+
+
+def corrupted_copy(warehouse: BuiltWarehouse, root: Path, sql: str) -> Path:
+    """A copy of the warehouse file with one statement applied to it."""
+    copy = root / "corrupted" / warehouse.db_path.name
+    copy.parent.mkdir(parents=True)
+    shutil.copy2(warehouse.db_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        changed = con.execute(sql).fetchone()[0]
+    assert changed >= 1, f"the corruption changed no row: {sql}"
+    return copy
+
+
+def test_checkpoint_passes_on_the_sample_warehouse(warehouse: BuiltWarehouse,
+                                                   tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    process = subprocess.run(
+        [sys.executable, "-m", "retention_warehouse.cli", "quality",
+         "--db", str(warehouse.db_path), "--results", str(results)],
+        cwd=PROJECT_DIR, env=warehouse.env, capture_output=True, text=True, check=False,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert "PASSED" in process.stdout
+    documents = json.loads((results / VALIDATION_FILE).read_text())
+    suites = {document["suite_name"] for document in documents}
+    assert {"fct_retention_kpis__vs_expected", "fct_cohort_retention__vs_expected",
+            "fct_customer_lifetime_value__vs_expected", "dim_customers__structure"} <= suites
+    assert all(document["success"] for document in documents)
+    evaluated = sum(len(document["results"]) for document in documents)
+    assert evaluated >= 150
+    assert "PASS  fct_retention_kpis__vs_expected" in (results / SUMMARY_FILE).read_text()
+
+
+CORRUPTIONS = {
+    "churn rate of one period": (
+        "update marts.fct_retention_kpis set churn_rate = churn_rate + 0.5 "
+        "where kpi_id = (select min(kpi_id) from marts.fct_retention_kpis "
+        "where segment_type = 'total' and churn_rate is not null)",
+        "fct_retention_kpis__vs_expected: expect_column_values_to_be_between(churn_rate__error)",
+    ),
+    "cohort active count": (
+        "update marts.fct_cohort_retention set active_customers = active_customers - 1 "
+        "where cohort_period_id = (select min(cohort_period_id) from marts.fct_cohort_retention "
+        "where cohort_type = 'acquisition' and period_number = 3 and active_customers > 0)",
+        "fct_cohort_retention__vs_expected: expect_column_pair_values_to_be_equal("
+        "active_customers, active_customers__expected)",
+    ),
+    "last purchase before first": (
+        "update marts.dim_customers set last_purchase_date = first_purchase_date - 1 "
+        "where customer_key = (select min(customer_key) from marts.dim_customers "
+        "where not is_lead)",
+        "dim_customers__structure: expect_column_pair_values_a_to_be_greater_than_b("
+        "last_purchase_date, first_purchase_date)",
+    ),
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_checkpoint_fails_on_a_corrupted_mart(warehouse: BuiltWarehouse, tmp_path: Path,
+                                              corruption: str) -> None:
+    sql, failing = CORRUPTIONS[corruption]
+    copy = corrupted_copy(warehouse, tmp_path, sql)
+    report = run_checkpoint(copy, tmp_path / "results")
+    assert report.success is False
+    summary = report.summary_text()
+    assert "FAILED" in summary
+    assert failing in summary, summary
+    assert failing in (tmp_path / "results" / SUMMARY_FILE).read_text()
+
+
+def test_orders_row_removed_fails_presence_and_row_count(
+        warehouse: BuiltWarehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = corrupted_copy(warehouse, tmp_path, (
+        "delete from marts.fct_orders where order_id = "
+        "(select max(order_id) from marts.fct_orders where is_purchase)"))
+    exit_code = command.run(argparse.Namespace(db=copy, results=tmp_path / "results"))
+    assert exit_code == 1
+    printed = capsys.readouterr().out
+    assert "fct_orders__vs_expected: expect_column_values_to_be_in_set(row_presence)" in printed
+    assert "fct_orders__structure: expect_table_row_count_to_equal()" in printed
+
+
+def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    report = run_checkpoint(tmp_path / "nowhere.duckdb", tmp_path / "results")
+    assert report.success is False
+    assert "does not exist" in report.summary_text()
+    exit_code = command.run(argparse.Namespace(db=tmp_path / "nowhere.duckdb",
+                                               results=tmp_path / "results"))
+    assert exit_code == 2
