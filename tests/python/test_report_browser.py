@@ -223,3 +223,14 @@ def test_report_without_a_warehouse_fails_with_a_clear_message(tmp_path: Path) -
     assert result.returncode == 1
     assert "retention build" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_report_exposure_declares_every_mart_the_report_reads(
+        rendered: RenderedReport, warehouse: BuiltWarehouse) -> None:
+    """The ``retention_report`` exposure depends on each mart named in a chart's source."""
+    exposure = warehouse.dbt_manifest["exposures"]["exposure.retention_warehouse.retention_report"]
+    declared = {node.rsplit(".", 1)[-1] for node in exposure["depends_on"]["nodes"]}
+    read = {name for text in rendered.figures.values()
+            for name in re.findall(r"marts\.(\w+)", text)}
+    assert read, "no chart names its source mart"
+    assert read <= declared, f"marts read but not declared: {sorted(read - declared)}"
