@@ -24,7 +24,7 @@ def project_models(manifest: dict) -> list[dict]:
             if n["resource_type"] == "model" and n["package_name"] == "retention_warehouse"]
 
 
-def tests_on(manifest: dict, node_id: str) -> list[dict]:
+def generic_tests_of(manifest: dict, node_id: str) -> list[dict]:
     """Generic data tests attached to a model."""
     return [n for n in manifest["nodes"].values()
             if n["resource_type"] == "test" and node_id in n["depends_on"]["nodes"]
@@ -62,7 +62,7 @@ def test_every_mart_is_public_contracted_and_has_a_primary_key_test(warehouse) -
         assert node["contract"]["enforced"], f"{node['name']}: contract not enforced"
         assert node["access"] == "public", node["name"]
         assert all(c.get("data_type") for c in node["columns"].values()), node["name"]
-        tests = tests_on(manifest, node["unique_id"])
+        tests = generic_tests_of(manifest, node["unique_id"])
         unique = {t["test_metadata"]["kwargs"].get("column_name") for t in tests
                   if t["test_metadata"]["name"] == "unique"}
         not_null = {t["test_metadata"]["kwargs"].get("column_name") for t in tests
