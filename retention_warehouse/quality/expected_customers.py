@@ -89,9 +89,10 @@ def closure_dates(inputs: dict[str, pd.DataFrame], params: Params) -> pd.Series:
 def expected_people(
     inputs: dict[str, pd.DataFrame], purchases: pd.DataFrame, params: Params
 ) -> pd.DataFrame:
-    """One row per real CRM person: attributes, purchase facts, closure."""
-    people = inputs["customers"]
-    people = people[~people["is_test_account"]].set_index("customer_id")
+    """One row per real CRM person signed up by the as-of date: attributes, purchases, closure."""
+    people = inputs["customers"]  # nobody who signed up after the as-of date is known yet
+    people = people[~people["is_test_account"] & (people["signup_date"] <= params.as_of)]
+    people = people.set_index("customer_id")
     regions = inputs["regions"].set_index("country_code")["region"]
     by_customer = purchases.groupby("customer_id")
     frame = pd.DataFrame(index=people.index)
