@@ -1,0 +1,193 @@
+"""``retention bench`` runs end to end at 10k customers and its figures are present and consistent.
+
+A smoke run (one repetition, no timing asserts): the figures it prints and
+writes are checked against what they describe — the generator's manifest and
+the raw files themselves, dbt's own run results and manifest, the warehouse
+file on disk. The cheaper parts (size parsing, the data cache, the process-tree
+memory sampler) are tested directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from retention_warehouse.bench.command import parse_size
+from retention_warehouse.bench.dataset import cached_generate
+from retention_warehouse.bench.process import measure
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SIZE = 10_000
+
+
+@dataclass
+class BenchRun:
+    """One ``retention bench`` run: where it wrote, what it printed, its figures."""
+
+    out_dir: Path
+    stdout: str
+    case: dict
+    report: Path
+
+    @property
+    def workspace(self) -> Path:
+        return self.out_dir / "runs" / f"parquet-{SIZE}-t2-m8GB"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.out_dir / "data" / f"parquet-{SIZE}-seed42" / "base"
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
+    """Run the real command once for the module."""
+    root = tmp_path_factory.mktemp("bench")
+    figures, report = root / "figures.json", root / "report" / "benchmarks.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "retention_warehouse.cli", "bench", "--sizes", "10k",
+         "--runs", "1", "--out-dir", str(root / "out"), "--json", str(figures),
+         "--report", str(report)],
+        cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+    )
+    if result.returncode != 0:
+        pytest.fail(f"retention bench failed ({result.returncode}):\n"
+                    f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    cases = json.loads(figures.read_text())["cases"]
+    assert len(cases) == 1, cases
+    return BenchRun(out_dir=root / "out", stdout=result.stdout, case=cases[0], report=report)
+
+
+def test_prints_every_table_with_the_size(bench: BenchRun) -> None:
+    for title in ("Data and full build", "Side by side (medians)", "Slowest models"):
+        assert title in bench.stdout
+    table_lines = [line for line in bench.stdout.splitlines() if line.strip().startswith("10k")]
+    assert len(table_lines) == 3, bench.stdout
+
+
+def test_raw_rows_and_bytes_are_the_generators_and_the_files(bench: BenchRun) -> None:
+    manifest = json.loads((bench.base_dir / "_manifest.json").read_text())
+    data = bench.case["data"]
+    assert manifest["customers"] == SIZE
+    assert data["rows_by_table"] == manifest["rows"]
+    assert data["rows"] == sum(manifest["rows"].values())
+    assert data["bytes"] == sum(manifest["bytes"].values())
+    on_disk = sum(path.stat().st_size for path in bench.base_dir.glob("*/*.parquet"))
+    assert data["bytes"] == on_disk
+    with duckdb.connect() as con:
+        counted = con.execute("select count(*) from read_parquet(?)",
+                              [str(bench.base_dir / "transactions" / "*.parquet")]).fetchone()[0]
+    assert data["transactions"] == counted > 0
+
+
+def test_the_build_succeeded(bench: BenchRun) -> None:
+    build = bench.case["build"]
+    results = json.loads((bench.workspace / "kept" / "manifest.json").read_text())
+    models = [uid for uid, node in results["nodes"].items() if node["resource_type"] == "model"]
+    assert build["node_statuses"].get("success", 0) >= len(models) > 0
+    assert build["failed_nodes"] == [], f"dbt build had failing nodes: {build['failed_nodes']}"
+    assert "all passed" in bench.stdout
+
+
+def test_model_timings_are_dbts_slowest_models(bench: BenchRun) -> None:
+    build = bench.case["build"]
+    manifest = json.loads((bench.workspace / "kept" / "manifest.json").read_text())
+    model_names = {node["name"] for node in manifest["nodes"].values()
+                   if node["resource_type"] == "model"}
+    slowest = build["slowest_models"]
+    assert len(slowest) == 5
+    assert {row["model"] for row in slowest} <= model_names
+    seconds = [row["median_seconds"] for row in slowest]
+    assert seconds == sorted(seconds, reverse=True)
+    assert build["seconds_by_node_type"]["model"] >= sum(seconds) - 0.01
+    for row in slowest:
+        assert row["model"] in bench.stdout
+
+
+def test_time_memory_and_size_figures_are_consistent(bench: BenchRun) -> None:
+    case = bench.case
+    build = case["build"]
+    assert build["runs"] == 1 and len(build["seconds"]) == 1
+    # The process wall time contains dbt's own elapsed time.
+    assert build["median_seconds"] >= build["dbt_elapsed_seconds"] > 0
+    assert 50 * 2**20 < build["peak_rss_bytes"] < 64 * 2**30
+    assert build["warehouse_bytes"] == (bench.workspace / "kept" / "bench.duckdb").stat().st_size
+    for step in ("parse", "empty_build", "incremental", "floor_a", "floor_b", "peer"):
+        assert case[step]["median_seconds"] > 0, step
+        assert case[step]["peak_rss_bytes"] > 0, step
+    ratios = case["ratios"]
+    assert ratios["build_over_floor_a"] == pytest.approx(
+        build["median_seconds"] / case["floor_a"]["median_seconds"], rel=0.01)
+    assert ratios["fixed_overhead_seconds"] == pytest.approx(
+        case["parse"]["median_seconds"] + case["empty_build"]["median_seconds"], abs=0.01)
+
+
+def test_floors_and_peer_did_the_work(bench: BenchRun) -> None:
+    case = bench.case
+    with duckdb.connect() as con:
+        customers = con.execute(
+            "select count(distinct customer_id) from read_parquet(?)",
+            [str(bench.base_dir / "transactions" / "*.parquet")]).fetchone()[0]
+    assert case["floor_a"]["customers"] == customers
+    manifest = json.loads((bench.workspace / "kept" / "manifest.json").read_text())
+    built = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"
+             and node["config"]["materialized"] in ("table", "view", "incremental")]
+    assert case["floor_b"]["models"] == len(built)
+    assert case["peer"]["orders"] > 0 and case["peer"]["kpi_months"] >= 30
+    assert case["data"]["day_rows"] > 0
+
+
+def test_report_holds_the_case(bench: BenchRun) -> None:
+    text = bench.report.read_text()
+    assert "<!-- bench:results:begin -->" in text and "<!-- bench:results:end -->" in text
+    assert "| 10k |" in text
+    stored = json.loads(bench.report.with_suffix(".json").read_text())["cases"]
+    assert [case["customers"] for case in stored] == [SIZE]
+    assert bench.report.with_name("benchmarks_time_vs_size.svg").read_text().startswith("<svg")
+
+
+def test_report_keeps_hand_written_text_around_the_markers(bench: BenchRun,
+                                                           tmp_path: Path) -> None:
+    from retention_warehouse.bench.render import write_report
+
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Notes\nkept above\n<!-- bench:results:begin -->\nold\n"
+                      "<!-- bench:results:end -->\nkept below\n")
+    write_report(report, [bench.case])
+    text = report.read_text()
+    assert text.startswith("# Notes\nkept above\n") and text.endswith("kept below\n")
+    assert "\nold\n" not in text and "| 10k |" in text
+
+
+def test_sizes_parse_with_suffixes() -> None:
+    assert [parse_size(text) for text in ("10k", "100K", "1m", "2500")] == [
+        10_000, 100_000, 1_000_000, 2_500]
+    for bad in ("ten", "0", "3m"):
+        with pytest.raises(Exception, match="size"):
+            parse_size(bad)
+
+
+def test_generated_data_is_reused_only_when_the_manifest_matches(tmp_path: Path) -> None:
+    first = cached_generate(tmp_path / "d", customers=300, seed=1, fmt="parquet")
+    again = cached_generate(tmp_path / "d", customers=300, seed=1, fmt="parquet")
+    other_seed = cached_generate(tmp_path / "d", customers=300, seed=2, fmt="parquet")
+    assert first.generated_seconds is not None
+    assert again.generated_seconds is None and again.manifest == first.manifest
+    assert other_seed.generated_seconds is not None and other_seed.manifest["seed"] == 2
+
+
+def test_peak_memory_covers_the_whole_process_tree(tmp_path: Path) -> None:
+    # A parent that starts a child holding ~300 MB: the child's memory must count.
+    child = "b = bytearray(300 * 2**20); import time; time.sleep(1.5)"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    measured = measure([sys.executable, "-c", parent], tmp_path / "log.txt")
+    assert measured.ok
+    assert measured.peak_rss_bytes > 300 * 2**20
+    assert measured.seconds >= 1.5
