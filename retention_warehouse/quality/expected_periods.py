@@ -74,7 +74,8 @@ def customer_period_flags(states: States, period: pd.Series,
     flags = pd.DataFrame({
         "is_active_at_start": active_start,
         "is_active_at_end": active_end,
-        "is_new": (acquired > start) & (acquired <= end),
+        # Acquired in P and not closed by e (docs/metric_decisions.md).
+        "is_new": (acquired > start) & (acquired <= end) & ~(states.closed <= end),
         "is_reactivated": (acquired <= start) & ~active_start & active_end,
         "is_lost": active_start & ~active_end,
         "is_at_risk_at_end": active_end & (days_since_last > states.base.params.at_risk_days),

@@ -817,11 +817,15 @@ def compute_retention_kpis(
                 b = bucket((month, seg_type, seg_value))
                 b["S"] += active_s
                 b["E"] += active_e
-                b["N"] += s < acq <= e
+                # Acquired in P but closed by e: never active in P, not new
+                # (docs/metric_decisions.md: keeps E = S - L + N + R exact).
+                is_new = s < acq <= e and not (
+                    cust.closure_date is not None and cust.closure_date <= e)
+                b["N"] += is_new
                 b["R"] += acq <= s and not active_s and active_e
                 b["L"] += active_s and not active_e
                 b["at_risk"] += at_risk
-                b["referred"] += s < acq <= e and cust.person.acquisition_channel == "referral"
+                b["referred"] += is_new and cust.person.acquisition_channel == "referral"
 
     for cust in model.customers.values():
         for n, p in enumerate(cust.purchases):

@@ -91,7 +91,11 @@ activity as (
             'effective_end', -var('churn_inactivity_days')) }}
         and (closed_date is null or closed_date > effective_end)
             as is_active_at_end,
-        acquisition_date > start_boundary_date as is_new,
+        -- A customer acquired in P whose account is closed (or erased) by e
+        -- is never active in P: counting them in N would break
+        -- E = S - L + N + R, so they are not new (docs/metric_decisions.md).
+        acquisition_date > start_boundary_date
+        and coalesce(closed_date > effective_end, true) as is_new,
         coalesce(closed_date <= effective_end, false) as is_closed_at_end,
         {{ dbt.datediff('last_purchase_date_at_end', 'effective_end', 'day') }}
             as days_since_last_purchase_at_end
