@@ -8,8 +8,11 @@
     folder, file or column stops the run with one message naming the path and
     the column, instead of a DuckDB stack trace half-way through the build.
 
-    On other adapters the raw tables are loaded by `retention_warehouse.pg_loader`
-    and nothing is done here.
+    On PostgreSQL the raw tables are loaded beforehand by
+    `retention_warehouse.pg_loader`; postgres__check_raw_landing
+    (macros/adapters/postgres.sql) checks they exist with every column and stops
+    the run with a message naming the loader when they do not. Other adapters:
+    nothing is done here.
 -#}
 {% macro check_raw_landing() %}
     {{ return(adapter.dispatch('check_raw_landing', 'retention_warehouse')()) }}

@@ -45,12 +45,12 @@ final as (
         monthly_acquisitions.acquisition_channel,
         monthly_acquisitions.customers_acquired,
         monthly_spend.spend_reporting,
+        -- Exact half-away-from-zero rounding (DuckDB's decimal division is
+        -- a double: 16.685 would round to 16.68).
         cast(
-            round(
-                monthly_spend.spend_reporting
-                / monthly_acquisitions.customers_acquired,
-                2
-            ) as decimal(18, 2)
+            {{ round_quotient(
+                'monthly_spend.spend_reporting',
+                'monthly_acquisitions.customers_acquired', 2) }} as decimal(18, 2)
         ) as cac
     from monthly_acquisitions
     left join monthly_spend
