@@ -105,7 +105,8 @@ def run_build(settings: Settings, as_of_date: str | None = None, quality: bool =
     except (RawLandingError, WarehouseLockedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = run_dbt(settings, ["build", *dbt_vars(as_of_date)])
+    # A build rebuilds from every raw file; incremental runs are `retention refresh`'s job.
+    result = run_dbt(settings, ["build", "--full-refresh", *dbt_vars(as_of_date)])
     if result.returncode != 0:
         print("error: dbt build failed (see the messages above).", file=sys.stderr)
         return result.returncode

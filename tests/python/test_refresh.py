@@ -1,0 +1,352 @@
+"""`retention refresh`: incremental equals full, interruption, idempotency, write-audit-publish.
+
+One history is played once per module on 1,000 generated customers:
+
+1. the first refresh lands everything before DAY0 (minus a few rows held back)
+   and publishes a full build;
+2. DAY0 lands with the held-back rows arriving late (old sales, refunds of old
+   orders, CRM rows of customers who already bought) while a BI reader holds a
+   read-only connection to the published file;
+3. a corrupt file (not UTF-8) makes a refresh fail: the published file is untouched;
+4. DAY1 lands with a re-sent copy of DAY0's ledger file; its refresh is killed
+   in the middle of ``dbt build``; the published file is untouched and the
+   rerun recovers;
+5. the same day is refreshed again (it must change nothing);
+6. a clean ``dbt build`` of the final landing folder into a new file.
+
+The tests compare the results of those steps; every mart table must match the
+clean build row for row.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import PROJECT_DIR
+
+from retention_warehouse.dbt_runner import dbt_executable
+from retention_warehouse.refresh import lock_path, refresh_lock, staging_dir
+from retention_warehouse.settings import Settings, dbt_environment
+
+CUSTOMERS = 1_000
+SEED = 42
+DAY0 = date(2025, 12, 20)
+DAY1 = DAY0 + timedelta(days=1)
+LATE_ROWS = 40
+
+
+def sha256(path: Path) -> str:
+    """Hash of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def mart_tables(db: Path) -> list[str]:
+    """Every table of the marts schema."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [name for (name,) in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+        ).fetchall()]
+
+
+def mart_differences(left: Path, right: Path) -> dict[str, tuple[int, int, int]]:
+    """Per mart table: (rows only in left, rows only in right, rows in right)."""
+    result = {}
+    with duckdb.connect(str(left), read_only=True) as con:
+        con.execute(f"attach '{right}' as other (read_only)")
+        for table in mart_tables(right):
+            one = con.execute(f"select count(*) from (select * from marts.{table} except all "
+                              f"select * from other.marts.{table})").fetchone()[0]
+            two = con.execute(f"select count(*) from (select * from other.marts.{table} "
+                              f"except all select * from marts.{table})").fetchone()[0]
+            rows = con.execute(f"select count(*) from other.marts.{table}").fetchone()[0]
+            result[table] = (one, two, rows)
+    return result
+
+
+@dataclass
+class History:
+    """What the played refresh history produced."""
+
+    root: Path
+    raw_dir: Path
+    published: Path
+    full_build: Path
+    late_transaction_ids: list[str] = field(default_factory=list)
+    late_customer_ids: list[str] = field(default_factory=list)
+    runs: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+    reader: dict[str, object] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    killed_midway: bool = False
+    snapshots: dict[str, Path] = field(default_factory=dict)
+
+
+def refresh_env(root: Path) -> dict[str, str]:
+    """Environment of a `retention refresh` subprocess on this test's folders."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_TARGET")}
+    env.update({"RETENTION_DB": str(root / "wh.duckdb"), "RETENTION_RAW_DIR": str(root / "raw"),
+                "RETENTION_RAW_FORMAT": "csv", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    return env
+
+
+def refresh_command(through: date) -> list[str]:
+    """The refresh command line used throughout (landing generated days)."""
+    return [sys.executable, "-m", "retention_warehouse.cli", "refresh", "--through",
+            through.isoformat(), "--land-generated", str(CUSTOMERS), "--seed", str(SEED),
+            "--skip-quality"]
+
+
+def run_refresh(root: Path, through: date) -> subprocess.CompletedProcess[str]:
+    """Run one refresh to completion."""
+    return subprocess.run(refresh_command(through), cwd=PROJECT_DIR, env=refresh_env(root),
+                          capture_output=True, text=True, check=False)
+
+
+def hold_back(raw_dir: Path, table: str, column: str, keep_out: set[str],
+              late_name: str) -> None:
+    """Move the rows whose ``column`` is in ``keep_out`` from the landed files to a
+    file written later (``late_name``), so they arrive after the day they belong to."""
+    folder = raw_dir / table
+    late_rows: list[dict[str, str]] = []
+    header: list[str] = []
+    for path in sorted(folder.glob("landed-initial-*.csv")):
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+        late_rows += [row for row in rows if row[column] in keep_out]
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, header)
+            writer.writeheader()
+            writer.writerows(row for row in rows if row[column] not in keep_out)
+    pending = raw_dir.parent / "pending" / table
+    pending.mkdir(parents=True, exist_ok=True)
+    with (pending / late_name).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(late_rows)
+
+
+def choose_late_rows(raw_dir: Path) -> tuple[list[str], list[str]]:
+    """Old ledger rows (sales and refunds of orders months back) and CRM rows of
+    customers who bought before DAY0, to be delivered late."""
+    pattern = str(raw_dir / "transactions" / "*.csv")
+    with duckdb.connect() as con:
+        transactions = [tid for (tid,) in con.execute(f"""
+            select transaction_id from read_csv('{pattern}', all_varchar = true)
+            where left(transaction_at, 7) between '2024-01' and '2025-06'
+            order by hash(transaction_id) limit {LATE_ROWS}""").fetchall()]
+        customers = [cid for (cid,) in con.execute(f"""
+            select customer_id from read_csv('{pattern}', all_varchar = true)
+            where customer_id is not null and left(transaction_at, 4) = '2025'
+            group by customer_id order by hash(customer_id) limit 5""").fetchall()]
+    return transactions, customers
+
+
+def kill_midway(root: Path, through: date) -> bool:
+    """Start a refresh and kill its whole process tree during ``dbt build``.
+
+    Returns True when it was killed while dbt was building models (not before,
+    not after publishing).
+    """
+    log = root / ".wh.refresh-dbt" / "logs" / "dbt.log"
+    start = log.stat().st_size if log.exists() else 0
+    process = subprocess.Popen(refresh_command(through), cwd=PROJECT_DIR, env=refresh_env(root),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 600
+    midway = False
+    while time.monotonic() < deadline and process.poll() is None:
+        text = log.read_text(errors="replace")[start:] if log.exists() else ""
+        if "OK created sql incremental model staging.base_transactions__transactions" in text:
+            midway = True
+            break
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return midway and process.returncode == -signal.SIGKILL
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    """Play the refresh history described in the module docstring."""
+    root = tmp_path_factory.mktemp("refresh")
+    raw_dir = root / "raw"
+    h = History(root=root, raw_dir=raw_dir, published=root / "wh.duckdb",
+                full_build=root / "full" / "wh.duckdb")
+
+    # 1. initial landing, with some rows held back to arrive late
+    from retention_warehouse.refresh import land_generated
+
+    land_generated(raw_dir, DAY0, CUSTOMERS, SEED)
+    h.late_transaction_ids, h.late_customer_ids = choose_late_rows(raw_dir)
+    hold_back(raw_dir, "transactions", "transaction_id", set(h.late_transaction_ids),
+              "late-transactions.csv")
+    hold_back(raw_dir, "crm_customers", "customer_id", set(h.late_customer_ids),
+              "late-customers.csv")
+    h.runs["initial"] = run_refresh(root, DAY0)
+    h.snapshots["initial"] = root / "after-initial.duckdb"
+    shutil.copyfile(h.published, h.snapshots["initial"])
+
+    # 2. DAY0 plus the late rows, with a BI reader connected through the refresh
+    for table in ("transactions", "crm_customers"):
+        for late in (root / "pending" / table).glob("*.csv"):
+            shutil.move(late, raw_dir / table / late.name)
+    reader = duckdb.connect(str(h.published), read_only=True)
+    h.reader["before"] = reader.execute("select count(*) from marts.fct_orders").fetchone()[0]
+    h.runs["day0"] = run_refresh(root, DAY1)
+    h.reader["during"] = reader.execute("select count(*) from marts.fct_orders").fetchone()[0]
+    reader.close()
+    with duckdb.connect(str(h.published), read_only=True) as fresh:
+        h.reader["after"] = fresh.execute("select count(*) from marts.fct_orders").fetchone()[0]
+    h.snapshots["day0"] = root / "after-day0.duckdb"
+    shutil.copyfile(h.published, h.snapshots["day0"])
+
+    # 3. a corrupt landing file: the refresh must fail and publish nothing
+    bad = raw_dir / "transactions" / "landed-broken-00000.csv"
+    header = (raw_dir / "transactions" / f"landed-{DAY0}-00000.csv").read_text().splitlines()[0]
+    bad.write_bytes(header.encode() + b"\nT9999999999,O9999999999,C00000001,sale,"
+                    b"2025-12-20T10:00:00+00:00,10.00,USD,completed,web,,\xff\xfe\n")
+    h.hashes["before_failure"] = sha256(h.published)
+    h.runs["failed"] = run_refresh(root, DAY1)
+    h.hashes["after_failure"] = sha256(h.published)
+    bad.unlink()
+
+    # 4. DAY1 with a re-sent copy of DAY0's ledger file, killed midway, then rerun
+    shutil.copyfile(raw_dir / "transactions" / f"landed-{DAY0}-00000.csv",
+                    raw_dir / "transactions" / f"resent-{DAY0}-00000.csv")
+    h.hashes["before_kill"] = sha256(h.published)
+    h.killed_midway = kill_midway(root, DAY1 + timedelta(days=1))
+    h.hashes["after_kill"] = sha256(h.published)
+    h.runs["after_kill"] = run_refresh(root, DAY1 + timedelta(days=1))
+    h.snapshots["day1"] = root / "after-day1.duckdb"
+    shutil.copyfile(h.published, h.snapshots["day1"])
+
+    # 5. the same day again
+    h.runs["rerun"] = run_refresh(root, DAY1 + timedelta(days=1))
+
+    # 6. a clean build of the final landing folder
+    h.full_build.parent.mkdir()
+    settings = Settings(project_dir=PROJECT_DIR, warehouse_path=h.full_build, raw_dir=raw_dir,
+                        raw_format="csv", dbt_threads=2)
+    env = dbt_environment(settings, {"DBT_TARGET_PATH": str(root / "full" / "target"),
+                                     "DBT_LOG_PATH": str(root / "full" / "logs")})
+    h.runs["full"] = subprocess.run(
+        [dbt_executable(), "build", "--vars", f"{{as_of_date: '{DAY1}'}}"], cwd=PROJECT_DIR,
+        env=env, capture_output=True, text=True, check=False)
+    return h
+
+
+def assert_ok(run: subprocess.CompletedProcess[str], what: str) -> None:
+    """Fail with the command's output when it did not succeed."""
+    assert run.returncode == 0, f"{what} failed:\n{run.stdout[-5000:]}\n{run.stderr[-3000:]}"
+
+
+def test_every_step_ran(history: History) -> None:
+    for step in ("initial", "day0", "after_kill", "rerun", "full"):
+        assert_ok(history.runs[step], step)
+    assert "full build (nothing is published yet)" in history.runs["initial"].stdout
+    for step in ("day0", "after_kill", "rerun"):
+        assert "incremental build" in history.runs[step].stdout, history.runs[step].stdout
+
+
+def test_late_rows_really_arrived_late(history: History) -> None:
+    """The held-back rows were missing after the first refresh and are there after DAY0."""
+    ids = ", ".join(f"'{t}'" for t in history.late_transaction_ids)
+    sql = ("select count(distinct transaction_id) from staging.base_transactions__transactions"
+           f" where transaction_id in ({ids})")
+    with duckdb.connect(str(history.snapshots["initial"]), read_only=True) as con:
+        assert con.execute(sql).fetchone()[0] == 0
+    with duckdb.connect(str(history.snapshots["day0"]), read_only=True) as con:
+        assert con.execute(sql).fetchone()[0] == len(history.late_transaction_ids)
+
+
+def test_incremental_refreshes_equal_a_full_build(history: History) -> None:
+    """The equality test: every mart of the incrementally refreshed warehouse equals a
+    clean build of the same raw files, rows on only one side included."""
+    assert_ok(history.runs["full"], "full build")
+    differences = mart_differences(history.published, history.full_build)
+    assert len(differences) >= 8, differences
+    assert all(rows > 0 for _, _, rows in differences.values()), differences
+    assert {t: d for t, d in differences.items() if d[:2] != (0, 0)} == {}
+
+
+def test_staging_ledger_equals_a_full_build(history: History) -> None:
+    """The incremental model itself (not only the marts) equals its full build."""
+    sql = ("select count(*) from (select * from {a}.staging.base_transactions__transactions "
+           "except all select * from {b}.staging.base_transactions__transactions)")
+    with duckdb.connect(str(history.published), read_only=True) as con:
+        con.execute(f"attach '{history.full_build}' as full_build (read_only)")
+        assert con.execute(sql.format(a="wh", b="full_build")).fetchone()[0] == 0
+        assert con.execute(sql.format(a="full_build", b="wh")).fetchone()[0] == 0
+
+
+def test_resent_file_is_collapsed_not_double_counted(history: History) -> None:
+    with duckdb.connect(str(history.published), read_only=True) as con:
+        collapsed = con.execute(
+            "select count(*) from staging.base_transactions__transactions"
+            f" where collapsed_copies > 0 and transaction_date = '{DAY0}'").fetchone()[0]
+        rows_day0 = con.execute(
+            "select count(*) from staging.base_transactions__transactions"
+            f" where transaction_date = '{DAY0}'").fetchone()[0]
+    assert rows_day0 > 0 and collapsed == rows_day0
+
+
+def test_reader_is_not_blocked_and_never_sees_a_partial_refresh(history: History) -> None:
+    assert_ok(history.runs["day0"], "refresh with a reader attached")
+    assert history.reader["during"] == history.reader["before"]
+    assert history.reader["after"] > history.reader["before"]
+
+
+def test_failed_refresh_leaves_the_published_warehouse_untouched(history: History) -> None:
+    run = history.runs["failed"]
+    assert run.returncode != 0
+    assert "refresh failed" in run.stderr and "was not changed" in run.stderr, run.stderr
+    assert history.hashes["after_failure"] == history.hashes["before_failure"]
+
+
+def test_interrupted_refresh_changes_nothing_and_the_rerun_recovers(history: History) -> None:
+    """The interruption test: killed during dbt build, published file byte-identical;
+    the rerun publishes (and the final marts equal a clean build, test above)."""
+    assert history.killed_midway, "the refresh was not killed while dbt was building"
+    assert history.hashes["after_kill"] == history.hashes["before_kill"]
+    assert_ok(history.runs["after_kill"], "refresh after the kill")
+    assert not staging_dir(history.published).exists()
+    with duckdb.connect(str(history.published), read_only=True) as con:
+        as_of = con.execute("select as_of_date from intermediate.int_as_of_dates_resolved")
+        assert str(as_of.fetchone()[0]) == str(DAY1)
+
+
+def test_rerunning_the_same_day_changes_nothing(history: History) -> None:
+    """Idempotency: a second refresh over the same data changes no mart row."""
+    assert_ok(history.runs["rerun"], "rerun")
+    differences = mart_differences(history.published, history.snapshots["day1"])
+    assert {t: d for t, d in differences.items() if d[:2] != (0, 0)} == {}
+    with duckdb.connect(str(history.published), read_only=True) as con:
+        spells = con.execute("select count(*) from snapshots.snap_customer_tiers").fetchone()[0]
+    with duckdb.connect(str(history.snapshots["day1"]), read_only=True) as con:
+        before = con.execute("select count(*) from snapshots.snap_customer_tiers").fetchone()[0]
+    assert spells == before > 0
+
+
+def test_a_second_refresh_is_refused_while_one_runs(tmp_path: Path) -> None:
+    root = tmp_path
+    (root / "raw").mkdir()
+    with refresh_lock(root / "wh.duckdb"):
+        run = run_refresh(root, DAY0)
+    assert run.returncode == 3
+    assert "Another refresh" in run.stderr and str(os.getpid()) in run.stderr, run.stderr
+    assert lock_path(root / "wh.duckdb").exists()
+    assert not (root / "wh.duckdb").exists()
