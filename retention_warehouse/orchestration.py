@@ -11,7 +11,7 @@
 
 Start the UI locally (see README.md)::
 
-    DAGSTER_HOME=$PWD/.dagster .venv/bin/dagster dev -m retention_warehouse.orchestration
+    DAGSTER_HOME=$PWD/.dagster_home .venv/bin/dagster dev -m retention_warehouse.orchestration
 
 The definitions are built lazily (``@dg.definitions``), so importing this
 module parses nothing; building them runs ``dbt parse`` once when the manifest
