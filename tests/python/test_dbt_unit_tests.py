@@ -10,10 +10,14 @@ them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 
-from conftest import BuiltWarehouse
+import duckdb
+from conftest import PROJECT_DIR, BuiltWarehouse
 
 MIN_UNIT_TESTS = 14
 
@@ -55,3 +59,38 @@ def test_unit_tests_cover_the_metric_models(warehouse: BuiltWarehouse) -> None:
         assert path.name == f"_{folder}__unit_tests.yml", (
             f"unit test {test['name']} is defined in {path}, expected "
             f"{path.parent}/_{folder}__unit_tests.yml")
+
+
+def load_mutation_check() -> ModuleType:
+    """scripts/mutation_check.py as a module."""
+    path = PROJECT_DIR / "scripts" / "mutation_check.py"
+    spec = importlib.util.spec_from_file_location("mutation_check", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_check"] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mutation_runner_kills_a_mutation(warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+    """scripts/mutation_check.py, on a copy of the project with strict retention used as
+    retention, reports the retention unit test as failing (the same unit test passes on
+    the real project in test_unit_tests_pass, so the kill is the mutation's doing)."""
+    mc = load_mutation_check()
+    mutation = next(m for m in mc.MUTATIONS if m.name == "strict_retention_as_retention")
+    project = mc.copy_project(tmp_path / "project")
+    mc.apply_mutation(project, mutation)
+    assert "customers_at_end - new_customers" not in (project / mutation.path).read_text()
+    assert "customers_at_end - new_customers" in (PROJECT_DIR / mutation.path).read_text()
+    db_path = tmp_path / "db" / warehouse.db_path.name
+    mc.copy_database(warehouse.db_path, db_path)
+    outcome = mc.run_checks(project, db_path, warehouse.raw_dir, tmp_path, mutation.select,
+                            expected=None)
+    assert outcome.killed and not outcome.build_failed, outcome
+    assert any("ut_retention_kpis_counts_rates_and_orders" in u for u in outcome.unit_tests), (
+        f"the retention unit test did not catch the mutation: {outcome}")
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        mutated = con.execute(
+            "select count(*) from marts.fct_retention_kpis"
+            " where customer_retention_rate != strict_retention_rate").fetchone()[0]
+    assert mutated == 0, "the mutated model was not rebuilt in the copy"
