@@ -185,7 +185,8 @@ def target_rows(cases: list[dict]) -> tuple[list[str], list[list[str]]]:
         value = _get(case, *path)
         shown = _fmt(value, 2, GIB, " GiB") if "rss" in path[-1] else _fmt(value, 2)
         where = f" ({_size(case['customers'])}, {_settings(case)})"
-        rows.append([name, shown + where, "met" if value <= limit else "**missed**"])
+        rows.append([name, f"{path[-1]} = {shown}{where}",
+                     "met" if value <= limit else "**missed**"])
     return header, rows
 
 
