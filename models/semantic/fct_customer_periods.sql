@@ -34,7 +34,7 @@ final as (
         is_reactivated,
         is_lost,
         is_at_risk_at_end,
-        is_new and is_referred as is_referred_new,
+        is_referred_new,
         days_since_last_purchase_at_end
     from states
 )

@@ -134,6 +134,7 @@ final as (
         transitions.is_active_at_start,
         transitions.is_active_at_end,
         transitions.is_new,
+        transitions.is_new and transitions.is_referred as is_referred_new,
         transitions.is_reactivated,
         transitions.is_lost,
         transitions.is_at_risk_at_end,

@@ -47,7 +47,7 @@ state_counts as (
         count(case when is_lost then 1 end) as lost_customers,
         count(case when is_at_risk_at_end then 1 end)
             as at_risk_customers_at_end,
-        count(case when is_new and is_referred then 1 end)
+        count(case when is_referred_new then 1 end)
             as referred_new_customers
     from states
     group by {{ segment_grouping_sets() }}  -- noqa: PRS
