@@ -1,7 +1,7 @@
 """The peer: the headline outputs computed in pandas, the way an analyst would in a notebook.
 
 From the same raw files (and the FX seed) it computes, following
-``/work/shared/METRICS.md`` in spirit but with none of the warehouse's
+``docs/metrics.md`` in spirit but with none of the warehouse's
 quarantine bookkeeping:
 
 * monthly KPIs: purchasing, new, active-at-month-end (180-day rule) and

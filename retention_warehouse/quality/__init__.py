@@ -1,6 +1,6 @@
 """`retention quality`: the Great Expectations checkpoint on the marts.
 
-The checkpoint proves the marts follow ../shared/METRICS.md: it recomputes the
+The checkpoint proves the marts follow docs/metrics.md: it recomputes the
 metrics in pandas from the staging models (cleaned raw data, before any metric
 logic) and compares them with the marts, and checks keys, allowed values,
 ranges, column-pair relations and row counts. See docs/data_quality.md.

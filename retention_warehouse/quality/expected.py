@@ -34,7 +34,7 @@ def last_loaded_date(inputs: dict[str, pd.DataFrame]) -> pd.Timestamp:
 
 
 def compute_expected(frames: WarehouseFrames) -> ExpectedFrames:
-    """Recompute the marts' metrics from the staging inputs (METRICS.md formulas)."""
+    """Recompute the marts' metrics from the staging inputs (docs/metrics.md formulas)."""
     inputs = frames.inputs
     base = customer_base(inputs, frames.params)
     states = States(base)

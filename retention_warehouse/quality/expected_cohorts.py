@@ -1,4 +1,4 @@
-"""Expected cohort retention triangles (METRICS.md "Cohort retention").
+"""Expected cohort retention triangles (docs/metrics.md "Cohort retention").
 
 active_customers(k) = cohort customers with a purchase in period cohort + k;
 unbounded(k) = cohort customers whose last purchase is in a period >= cohort + k;

@@ -1,4 +1,4 @@
-"""Expected orders and customers, computed in pandas from staging, from METRICS.md.
+"""Expected orders and customers, computed in pandas from staging, from docs/metrics.md.
 
 Nothing here reads a mart or an intermediate model. Money is kept as exact
 ``Decimal`` until the final comparison, and rounded half away from zero as

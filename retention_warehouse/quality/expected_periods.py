@@ -1,8 +1,8 @@
-"""Expected customer states and period KPIs (METRICS.md "Period KPIs").
+"""Expected customer states and period KPIs (docs/metrics.md "Period KPIs").
 
 For each period P = (s, e]: S = active at s, E = active at e, N = acquired in
 P, R = acquired by s, not active at s, active at e, L = active at s and not at
-e; the rates follow the formulas of METRICS.md, written again here in pandas.
+e; the rates follow the formulas of docs/metrics.md, written again here in pandas.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def survey_flags(responses: pd.DataFrame) -> pd.DataFrame:
 
 
 def with_rates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add every rate of METRICS.md from the counts."""
+    """Add every rate of docs/metrics.md from the counts."""
     count_columns = [
         "customers_at_start", "customers_at_end", "new_customers", "reactivated_customers",
         "lost_customers", "at_risk_customers_at_end", "referred_new_customers", "purchases",

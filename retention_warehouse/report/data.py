@@ -2,7 +2,7 @@
 
 Each chart is a plain JSON-ready dictionary (``id``, ``kind``, ``title``,
 ``definition``, ``source`` and the data its kind needs); ``page.py`` embeds them
-and the inline script draws them. Definitions quote METRICS.md, so a reader
+and the inline script draws them. Definitions quote docs/metrics.md, so a reader
 sees on the chart what the number means.
 """
 

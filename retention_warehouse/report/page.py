@@ -62,7 +62,7 @@ def render_page(report: Report) -> str:
 <h1>{escape(title)}</h1>
 <p>Built from the marts of {escape(report.warehouse)} on {escape(report.generated_at)}.
 Every figure uses data on or before {escape(report.as_of_date)}; definitions follow the metric
-contract (METRICS.md). Hover a mark for its value.</p>
+contract (docs/metrics.md). Hover a mark for its value.</p>
 </header>
 <noscript><p>The charts are drawn by the page's inline script: enable JavaScript to see them.
 </p></noscript>

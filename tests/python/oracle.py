@@ -1,7 +1,7 @@
 """Independent oracle: the retention marts recomputed from the raw files alone.
 
 This module re-implements the staging rules (raw landing contract) and the metric
-definitions (``/work/shared/METRICS.md`` and ``docs/metric_decisions.md``) in plain
+definitions (``docs/metrics.md`` and ``docs/metric_decisions.md``) in plain
 Python, with no SQL from the dbt project, so that a comparison against the dbt marts
 catches a mistake in either.
 
@@ -847,7 +847,7 @@ def compute_retention_kpis(
         for seg in segments(cust, month):
             bucket((month, *seg))["scores"][r.invitation.survey_type].append(r.score)
 
-    # Funnel (METRICS.md: leads are counted in funnel columns): per period and per
+    # Funnel (docs/metrics.md: leads are counted in funnel columns): per period and per
     # total / region / acquisition channel (leads have no tier), the people who
     # signed up in P and the people signed up by e with no purchase on or before e.
     people = _people(model)

@@ -21,7 +21,7 @@ from conftest import PROJECT_DIR, BuiltWarehouse
 
 MIN_UNIT_TESTS = 14
 
-# Every model whose logic METRICS.md defines must carry at least one unit test.
+# Every model whose logic docs/metrics.md defines must carry at least one unit test.
 MODELS_WITH_UNIT_TESTS = {
     "base_transactions__transactions",  # timestamp formats, safe cast, FX, refund rules
     "stg_reference__fx_rates",  # FX rate through the reporting currency

@@ -1,7 +1,7 @@
 """The dbt marts agree cell by cell with the independent Python oracle.
 
 ``oracle.py`` recomputes the marts from the raw files and seeds alone, following
-``/work/shared/METRICS.md`` and ``docs/metric_decisions.md`` (no SQL from the
+``docs/metrics.md`` and ``docs/metric_decisions.md`` (no SQL from the
 project). Two comparisons:
 
 * the session warehouse (sample, default vars: as-of = last loaded date);

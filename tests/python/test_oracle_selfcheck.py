@@ -2,7 +2,7 @@
 
 Every expected number below is computed by hand from the fixture (the arithmetic is
 spelled out in the comments), so these tests fail if the oracle drifts from the metric
-contract (``/work/shared/METRICS.md``) or the decision log (``docs/metric_decisions.md``).
+contract (``docs/metrics.md``) or the decision log (``docs/metric_decisions.md``).
 """
 
 from __future__ import annotations

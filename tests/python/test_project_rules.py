@@ -128,3 +128,25 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (PROJECT_DIR / ".ci" / "run").read_text()
     assert [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))
             ] == ["make test"]
+
+
+def test_no_tracked_file_points_outside_the_project() -> None:
+    """Users who clone the project have only the project: the contract is docs/metrics.md."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_DIR, capture_output=True,
+                             text=True, check=True).stdout.split()
+    outside = "shared"  # the team folder beside the project, never shipped with it
+    pattern = re.compile(rf"\.\./{outside}|/work/{outside}|{outside}/(METRICS|STYLE|TOOLCHAIN)\.md")
+    allowed_prefixes = (".ci/",)
+    offenders = []
+    for name in tracked:
+        path = PROJECT_DIR / name
+        if name.startswith(allowed_prefixes) or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        offenders += [f"{name}:{n}" for n, line in enumerate(text.splitlines(), 1)
+                      if pattern.search(line)]
+    assert offenders == []
+    assert (PROJECT_DIR / "docs" / "metrics.md").is_file()
