@@ -10,7 +10,7 @@
 
     On PostgreSQL the raw tables are loaded beforehand by
     `retention_warehouse.pg_loader`; postgres__check_raw_landing
-    (macros/adapters/postgres.sql) checks they exist with every column and stops
+    (below) checks they exist with every column and stops
     the run with a message naming the loader when they do not. Other adapters:
     nothing is done here.
 -#}
@@ -66,4 +66,44 @@
             "create or replace view raw." ~ node.identifier ~ " as select * from " ~ reader) -%}
     {%- endfor -%}
     {{ return(statements | join(';\n')) }}
+{% endmacro %}
+
+
+{#-
+    check_raw_landing on PostgreSQL (on-run-start).
+    Why it differs: DuckDB creates views over the landing files here; PostgreSQL
+    cannot read them, so the loader has already created raw.<table>. This checks
+    that every source table exists with every declared column (one clear message
+    otherwise, naming the loader), then (re)creates the PL/pgSQL helpers used by
+    cast_or_null and parse_timestamp_utc: PostgreSQL 15 has no try_cast or
+    try_strptime, and a failing cast can only be caught in PL/pgSQL.
+-#}
+{% macro postgres__check_raw_landing() %}
+    {%- if not execute -%}
+        {{ return('select 1') }}
+    {%- endif -%}
+    {%- set loader_hint = "Load the raw files first: python -m retention_warehouse.pg_loader --raw-dir <folder> "
+        ~ "(same RETENTION_PG_* settings as the postgres target)." -%}
+    {%- set described = run_query(
+        "select table_name, column_name from information_schema.columns"
+        ~ " where table_schema = 'raw' and table_catalog = current_database()") -%}
+    {%- set present = {} -%}
+    {%- for row in described.rows -%}
+        {%- do present.setdefault(row[0] | lower, []).append(row[1] | lower) -%}
+    {%- endfor -%}
+    {%- for node in graph.sources.values() if node.package_name == project_name -%}
+        {%- if node.identifier | lower not in present -%}
+            {{ exceptions.raise_compiler_error(
+                "Raw landing problem: table raw." ~ node.identifier ~ " does not exist in database '"
+                ~ target.dbname ~ "'. " ~ loader_hint) }}
+        {%- endif -%}
+        {%- set columns = present[node.identifier | lower] -%}
+        {%- for column in (node.columns | list) + ['_source_file'] if column | lower not in columns -%}
+            {{ exceptions.raise_compiler_error(
+                "Raw landing problem: table raw." ~ node.identifier ~ " has no column '" ~ column
+                ~ "' (found: " ~ columns | reject('equalto', '_source_file') | join(', ') ~ "). "
+                ~ loader_hint) }}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(postgres_helper_functions_sql()) }}
 {% endmacro %}

@@ -38,3 +38,19 @@
             then 'iso_no_offset'
     end
 {%- endmacro %}
+
+
+{#-
+    parse_timestamp_utc / timestamp_format on PostgreSQL.
+    Why they differ: DuckDB uses try_strptime; PostgreSQL's to_timestamp raises
+    on a bad value instead of returning NULL, so a regex-guarded PL/pgSQL helper
+    (retention_parse_timestamp, created by check_raw_landing) reads the same three
+    formats, NULL when unparseable (including out of range, 2024-13-45T99:00:00).
+-#}
+{% macro postgres__parse_timestamp_utc(expression) -%}
+    ({{ retention_pg_function('retention_parse_timestamp') }}(cast({{ expression }} as text))).utc_timestamp
+{%- endmacro %}
+
+{% macro postgres__timestamp_format(expression) -%}
+    ({{ retention_pg_function('retention_parse_timestamp') }}(cast({{ expression }} as text))).format
+{%- endmacro %}

@@ -288,9 +288,9 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
         "{{ timestamp_format('v') }} as b, cast(null as varchar) as c "
         f"from (values {values_list(TIMESTAMP_CASES)}) as cases (v) "
         "union all "
-        "select 'cast' as kind, v, cast({{ safe_cast('v', 'integer') }} as varchar) as a, "
-        "cast({{ safe_cast('v', 'decimal(18, 2)') }} as varchar) as b, "
-        "cast({{ safe_cast('v', 'date') }} as varchar) as c "
+        "select 'cast' as kind, v, cast({{ cast_or_null('v', 'integer') }} as varchar) as a, "
+        "cast({{ cast_or_null('v', 'decimal(18, 2)') }} as varchar) as b, "
+        "cast({{ cast_or_null('v', 'date') }} as varchar) as c "
         f"from (values {values_list(CAST_CASES)}) as cases (v)"
     )
     result = run_dbt("show", "--inline", sql, "--output", "json", "--quiet", "--limit", "-1",
@@ -302,7 +302,7 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
 
 def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: BuiltWarehouse,
                                              tmp_path: Path) -> None:
-    """parse_timestamp_utc, timestamp_format and safe_cast: same values on both engines."""
+    """parse_timestamp_utc, timestamp_format and cast_or_null: same values on both engines."""
     assert pg.build.returncode == 0, _build_failure(pg)
     on_postgres = _macro_values(pg.dbt, tmp_path / "pg_target")
 

@@ -53,7 +53,8 @@ typed as (
         nullif(trim(phone), '') as phone,
         nullif(trim(first_name), '') as first_name,
         nullif(trim(last_name), '') as last_name,
-        {{ safe_cast("nullif(trim(birth_date), '')", 'date') }} as birth_date,
+        {{ cast_or_null("nullif(trim(birth_date), '')", 'date') }}
+            as birth_date,
         nullif(upper(trim(country_code)), '') as country_code,
         nullif(lower(trim(preferred_language)), '') as preferred_language,
         nullif(trim(signup_at), '') as signup_at_raw,

@@ -49,12 +49,12 @@ collapsed as (
 typed as (
     select
         nullif(trim(spend_month), '') as spend_month_raw,
-        {{ safe_cast("trim(spend_month)", 'date') }} as spend_month,
+        {{ cast_or_null("trim(spend_month)", 'date') }} as spend_month,
         nullif(upper(trim(country_code)), '') as country_code,
         nullif(lower(trim(acquisition_channel)), '') as acquisition_channel,
         nullif(upper(trim(currency_code)), '') as currency_code,
         nullif(trim(spend_amount), '') as spend_amount_raw,
-        {{ safe_cast('trim(spend_amount)', 'decimal(18, 2)') }}
+        {{ cast_or_null('trim(spend_amount)', 'decimal(18, 2)') }}
             as spend_amount,
         source_file,
         collapsed_copies

@@ -40,7 +40,7 @@ typed as (
         nullif(trim(response_id), '') as response_id,
         nullif(trim(invitation_id), '') as invitation_id,
         nullif(trim(score), '') as score_raw,
-        {{ safe_cast('trim(score)', 'integer') }} as score,
+        {{ cast_or_null('trim(score)', 'integer') }} as score,
         nullif(trim(comment), '') as comment,  -- noqa: RF04
         nullif(lower(trim(exit_reason_code)), '') as exit_reason_code,
         nullif(trim(responded_at), '') as responded_at_raw,

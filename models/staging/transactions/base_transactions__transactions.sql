@@ -168,13 +168,13 @@ typed as (
         {{ timestamp_format('trim(transaction_at)') }}
             as transaction_at_format,
         nullif(trim(amount), '') as amount_raw,
-        {{ safe_cast('trim(amount)', 'decimal(18, 2)') }} as amount,
+        {{ cast_or_null('trim(amount)', 'decimal(18, 2)') }} as amount,
         nullif(upper(trim(currency_code)), '') as currency_code,
         nullif(lower(trim(status)), '') as status,
         nullif(lower(trim(sales_channel)), '') as sales_channel,
         nullif(trim(store_id), '') as store_id,
         nullif(trim(items_count), '') as items_count_raw,
-        {{ safe_cast('trim(items_count)', 'integer') }} as items_count,
+        {{ cast_or_null('trim(items_count)', 'integer') }} as items_count,
         source_file,
         collapsed_copies
     from collapsed
