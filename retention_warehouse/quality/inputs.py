@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from retention_warehouse.settings import PROJECT_DIR
+from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
 
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
@@ -110,7 +111,11 @@ def read_warehouse(warehouse_path: Path) -> WarehouseFrames:
             f"The warehouse file {warehouse_path} does not exist. "
             "Build it first (`retention build`) or point --db / RETENTION_DB at it."
         )
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    try:
+        connection = open_read_only(warehouse_path)
+    except WarehouseFileError as error:
+        raise WarehouseUnreadableError(str(error)) from None
+    with connection as con:
         inputs = {name: _read(con, sql) for name, sql in STAGING_QUERIES.items()}
         marts = {name: _read(con, f"select * from marts.{name}") for name in MART_TABLES}
     for name, columns in DECIMAL_COLUMNS.items():
