@@ -5,7 +5,7 @@ Prepares the bundled sample when it is the raw folder in use, runs ``dbt build``
 and says where the warehouse file is and how to query it.
 
 Every way it can fail ends in one line on stderr and a non-zero exit code: a bad
-raw folder or file (exit 2), a warehouse file
+raw folder or file (exit 2), a missing RETENTION_HASH_KEY (2), a warehouse file
 that is locked, read-only, not permitted or carries a stale write-ahead log (2),
 a refresh of the same warehouse running (3), a full disk (2), dbt failing (its
 own code, with the cause in one line when it is the machine's).
@@ -29,6 +29,7 @@ from retention_warehouse.dbt_runner import (
     run_dbt,
 )
 from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import (
     SAMPLE_CUSTOMERS,
     SAMPLE_SEED,
@@ -147,8 +148,10 @@ def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
     try:
         prepare_sample(settings)
         preflight(settings)
+        resolve_hash_key(settings.raw_dir)
         ensure_writable(settings.warehouse_path)
-    except (RawLandingError, WarehouseLockedError, WarehouseUnusableError) as error:
+    except (RawLandingError, HashKeyError, WarehouseLockedError,
+            WarehouseUnusableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     # A build rebuilds from every raw file; incremental runs are `retention refresh`'s job.

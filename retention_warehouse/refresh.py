@@ -59,6 +59,7 @@ from retention_warehouse.build import RawLandingError
 from retention_warehouse.build import preflight as raw_preflight
 from retention_warehouse.dbt_runner import run_dbt
 from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import Settings, load_settings
 from retention_warehouse.warehouse_file import (
     FileState,
@@ -99,7 +100,7 @@ class RefreshLockedError(RefreshError):
 
 
 class RefreshInputError(RefreshError):
-    """What the refresh reads is unusable: raw files, the published file."""
+    """What the refresh reads is unusable: raw files, the hash key, the published file."""
 
 
 @dataclass(frozen=True)
@@ -475,12 +476,13 @@ def dbt_build_fault_hook() -> Callable[[str, subprocess.Popen], None]:
 
 
 def check_inputs(settings: Settings) -> None:
-    """The pre-flight ``retention build`` runs too (raw folder, headers)."""
+    """The pre-flight ``retention build`` runs too (raw folder, headers), and the hash key."""
     if not any(settings.raw_dir.glob("transactions/*")):
         raise RefreshInputError(f"No raw transaction files in {settings.raw_dir}/transactions.")
     try:
         raw_preflight(settings)
-    except RawLandingError as error:
+        resolve_hash_key(settings.raw_dir)
+    except (RawLandingError, HashKeyError) as error:
         raise RefreshInputError(str(error)) from None
 
 
