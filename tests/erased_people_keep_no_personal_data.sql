@@ -35,7 +35,7 @@ named_people as (
     inner join requests
         on customer_ids.customer_id = requests.customer_id
     union
-    select customer_id from requests
+    select requests.customer_id from requests
 ),
 
 crm_leaks as (
@@ -45,9 +45,11 @@ crm_leaks as (
     from customers
     where
         (
-            customers.customer_id in (select customer_id from named_people)
+            customers.customer_id in (
+                select named_people.customer_id from named_people
+            )
             or customers.survivor_customer_id in (
-                select customer_id from named_people
+                select named_people.customer_id from named_people
             )
         )
         and coalesce(
@@ -63,7 +65,7 @@ clean_leaks as (
         customer_id as record_id
     from clean_customers
     where
-        customer_id in (select customer_id from named_people)
+        customer_id in (select named_people.customer_id from named_people)
         and coalesce(
             email, email_hash, phone, first_name, last_name,
             cast(birth_date as {{ dbt.type_string() }})
@@ -78,7 +80,9 @@ comment_leaks as (
     inner join invitations
         on responses.invitation_id = invitations.invitation_id
     where
-        invitations.customer_id in (select customer_id from named_people)
+        invitations.customer_id in (
+            select named_people.customer_id from named_people
+        )
         and responses.comment is not null
 ),
 

@@ -34,8 +34,8 @@ clean as (
 final as (
     select
         clean.customer_id,
-        -- base_crm__customers already blanked the personal data of everyone named
-        -- in an erasure request; the person's transactions stay for aggregates.
+        -- base_crm__customers already blanked the personal data of everyone
+        -- named in an erasure request; their transactions stay for aggregates.
         clean.email,
         {{ hash_pii('clean.email') }} as email_hash,
         clean.phone,
