@@ -150,8 +150,12 @@ class Kill:
     staging_left: bool = False
 
 
-def wait_until_dead(pid: int, timeout: float = 60) -> bool:
-    """Block until process ``pid`` has exited (a pidfd becomes readable), or time out."""
+def wait_until_dead(pid: int, timeout: float = 10) -> bool:
+    """Block until process ``pid`` has exited (a pidfd becomes readable), or time out.
+
+    The kernel kills a child with PR_SET_PDEATHSIG at once; without it an orphaned dbt was
+    seen still running 15 s later (and would go on for its whole build), hence 10 s.
+    """
     try:
         handle = os.pidfd_open(pid)
     except ProcessLookupError:
