@@ -3,6 +3,12 @@
 Prepares the bundled sample when it is the raw folder in use, runs ``dbt build``
 (seeds, models, snapshots, tests) and then the Great Expectations checkpoint,
 and says where the warehouse file is and how to query it.
+
+Every way it can fail ends in one line on stderr and a non-zero exit code: a bad
+raw folder or file (exit 2), a missing RETENTION_HASH_KEY (2), a warehouse file
+that is locked, read-only, not permitted or carries a stale write-ahead log (2),
+a refresh of the same warehouse running (3), a full disk (2), dbt failing (its
+own code, with the cause in one line when it is the machine's).
 """
 
 from __future__ import annotations
@@ -10,12 +16,20 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from retention_warehouse.contract import RAW_TABLES
-from retention_warehouse.dbt_runner import WarehouseLockedError, ensure_writable, run_dbt
+from retention_warehouse.dbt_runner import (
+    WarehouseLockedError,
+    WarehouseUnusableError,
+    ensure_writable,
+    run_dbt,
+)
+from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import (
     SAMPLE_CUSTOMERS,
     SAMPLE_SEED,
@@ -35,7 +49,11 @@ def prepare_sample(settings: Settings) -> None:
     from retention_warehouse.generate import generate
 
     print(f"Generating the bundled sample ({SAMPLE_CUSTOMERS:,} customers) in {settings.raw_dir}")
-    generate(settings.raw_dir, customers=SAMPLE_CUSTOMERS, seed=SAMPLE_SEED, fmt="csv")
+    try:
+        generate(settings.raw_dir, customers=SAMPLE_CUSTOMERS, seed=SAMPLE_SEED, fmt="csv")
+    except BaseException:
+        shutil.rmtree(settings.raw_dir, ignore_errors=True)  # no half-written sample stays
+        raise
 
 
 def check_raw_dir(settings: Settings) -> None:
@@ -66,8 +84,14 @@ def file_headers(raw_dir: Path, table: str, raw_format: str) -> dict[Path, list[
             ).fetchall()] for path in files}
     headers = {}
     for path in files:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            headers[path] = next(csv.reader(handle), [])
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                headers[path] = next(csv.reader(handle), [])
+        except UnicodeDecodeError as error:
+            raise RawLandingError(
+                f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                f"{error.start} of its first block). Re-export it as UTF-8; see "
+                "docs/raw_data_contract.md.") from None
     return headers
 
 
@@ -89,6 +113,15 @@ def check_raw_headers(settings: Settings) -> None:
                     f"{', '.join(table.column_names)}. See docs/raw_data_contract.md.")
 
 
+def preflight(settings: Settings) -> None:
+    """The raw landing pre-flight, shared by ``retention build`` and ``retention refresh``.
+
+    Raises :class:`RawLandingError` with one line naming the folder, file or column.
+    """
+    check_raw_dir(settings)
+    check_raw_headers(settings)
+
+
 def dbt_vars(as_of_date: str | None) -> list[str]:
     """The ``--vars`` argument for a pinned as-of date (nothing when unpinned)."""
     return ["--vars", json.dumps({"as_of_date": as_of_date})] if as_of_date else []
@@ -96,19 +129,38 @@ def dbt_vars(as_of_date: str | None) -> list[str]:
 
 def run_build(settings: Settings, as_of_date: str | None = None, quality: bool = True) -> int:
     """Build the warehouse end to end; return a process exit code."""
+    from retention_warehouse.refresh import RefreshLockedError, refresh_lock
+
+    try:
+        # A refresh swaps the file this build writes in place: one at a time.
+        with refresh_lock(settings.warehouse_path):
+            return _build(settings, as_of_date, quality)
+    except RefreshLockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except OSError as error:
+        print(f"error: {describe_os_error(error, 'building the warehouse')}", file=sys.stderr)
+        return 2
+
+
+def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
     started = time.monotonic()
     try:
         prepare_sample(settings)
-        check_raw_dir(settings)
-        check_raw_headers(settings)
+        preflight(settings)
+        resolve_hash_key(settings.raw_dir)
         ensure_writable(settings.warehouse_path)
-    except (RawLandingError, WarehouseLockedError) as error:
+    except (RawLandingError, HashKeyError, WarehouseLockedError,
+            WarehouseUnusableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     # A build rebuilds from every raw file; incremental runs are `retention refresh`'s job.
     result = run_dbt(settings, ["build", "--full-refresh", *dbt_vars(as_of_date)])
     if result.returncode != 0:
-        print("error: dbt build failed (see the messages above).", file=sys.stderr)
+        cause = describe_dbt_failure(result.stdout, settings.warehouse_path,
+                                     "dbt wrote the warehouse")
+        print(f"error: dbt build failed: {cause}" if cause else
+              "error: dbt build failed (see the messages above).", file=sys.stderr)
         return result.returncode
     if quality:
         from retention_warehouse.quality import run_checkpoint

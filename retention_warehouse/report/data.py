@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
+
 Chart = dict[str, Any]
 
 CLTV_BINS = 20
@@ -65,9 +67,9 @@ def _connect(db_path: Path) -> duckdb.DuckDBPyConnection:
         raise ReportError(f"no warehouse file at {db_path}: run `retention build` first "
                           "or pass --db PATH")
     try:
-        return duckdb.connect(str(db_path), read_only=True)
-    except duckdb.Error as error:
-        raise ReportError(f"cannot open {db_path} read-only: {error}") from error
+        return open_read_only(db_path)
+    except WarehouseFileError as error:
+        raise ReportError(str(error)) from None
 
 
 # --- one function per chart (or pair of charts) -------------------------------------------

@@ -24,6 +24,7 @@ Marked ``postgres``: ``make test-postgres`` runs only these; ``make test`` runs 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import subprocess
@@ -45,6 +46,7 @@ from postgres_server import dbt_env, postgres_server
 from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import dbt_executable
 from retention_warehouse.pg_loader import load_raw
+from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
 
 pytestmark = pytest.mark.postgres
 
@@ -98,7 +100,10 @@ def pg(warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory
         loaded = load_raw(warehouse.raw_dir, warehouse.settings.raw_format,
                           host=server["host"], port=server["port"], user=server["user"],
                           password=server["password"], dbname=server["dbname"])
+        # PostgreSQL has no raw folder to tell generated data by: the key is always given
+        # (the one the DuckDB session build used, so customer_key must come out the same).
         env = {**warehouse.env, **dbt_env(server),
+               HASH_KEY_VARIABLE: resolve_hash_key(warehouse.raw_dir),
                "DBT_TARGET_PATH": str(root / "target"), "DBT_LOG_PATH": str(root / "logs")}
         started = time.monotonic()
         build = run_dbt(env, "build")
@@ -241,14 +246,16 @@ def test_postgres_marts_match_the_oracle(pg: PostgresBuild, warehouse: BuiltWare
     """The independent Python oracle agrees with the PostgreSQL marts cell by cell."""
     assert pg.build.returncode == 0, _build_failure(pg)
     expected = compute_oracle(warehouse.raw_dir, PROJECT_DIR / "seeds")
+    key = resolve_hash_key(warehouse.raw_dir)  # the key the DuckDB build used
     problems: list[str] = []
     for table, base_spec in COMPARE_SPECS.items():
         spec = dict(base_spec)
         frame = expected[table]
         if "customer_id" in spec["keys"]:
-            # Marts expose SHA-256 (hex) of the customer id, never the id itself.
+            # Marts expose HMAC-SHA256 (hex) of the customer id, never the id itself.
             frame = frame.assign(customer_key=[
-                hashlib.sha256(str(c).encode("utf-8")).hexdigest() for c in frame["customer_id"]
+                hmac.new(key.encode(), str(c).encode("utf-8"), hashlib.sha256).hexdigest()
+                for c in frame["customer_id"]
             ])
             spec["keys"] = ["customer_key" if k == "customer_id" else k for k in spec["keys"]]
         columns, rows = pg.query(f"select * from marts.{table}")
@@ -276,6 +283,9 @@ CAST_CASES = [
     "2024-3-5", "2024/03/05", "2024-03-05 10:00:00", "2024-02-30", "2024-00-05",
     "05/03/2024", "20240305", "march 5 2024",
 ]
+# Keyed-hash inputs: RFC 4231 test case 2's message, non-ASCII text (UTF-8 bytes must be
+# hashed on both engines), an empty string, a customer id.
+HMAC_CASES = ["what do ya want for nothing?", "Zoë Ångström ✓", "", "C00000042"]
 
 
 def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
@@ -291,7 +301,11 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
         "select 'cast' as kind, v, cast({{ cast_or_null('v', 'integer') }} as varchar) as a, "
         "cast({{ cast_or_null('v', 'decimal(18, 2)') }} as varchar) as b, "
         "cast({{ cast_or_null('v', 'date') }} as varchar) as c "
-        f"from (values {values_list(CAST_CASES)}) as cases (v)"
+        f"from (values {values_list(CAST_CASES)}) as cases (v) "
+        "union all "
+        "select 'hmac' as kind, v, {{ hmac_sha256('v', 'Jefe') }} as a, "
+        "{{ hash_pii('v') }} as b, cast(null as varchar) as c "
+        f"from (values {values_list(HMAC_CASES)}) as cases (v)"
     )
     result = run_dbt("show", "--inline", sql, "--output", "json", "--quiet", "--limit", "-1",
                      env={"DBT_TARGET_PATH": str(target_dir)})
@@ -302,7 +316,8 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
 
 def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: BuiltWarehouse,
                                              tmp_path: Path) -> None:
-    """parse_timestamp_utc, timestamp_format and cast_or_null: same values on both engines."""
+    """parse_timestamp_utc, timestamp_format, cast_or_null, hmac_sha256 and hash_pii: same
+    values on both engines (and HMAC as RFC 4231 and Python's hmac module say)."""
     assert pg.build.returncode == 0, _build_failure(pg)
     on_postgres = _macro_values(pg.dbt, tmp_path / "pg_target")
 
@@ -311,7 +326,13 @@ def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: Built
         return warehouse.dbt(*args, env={**env, "RETENTION_DB": str(tmp_path / "show.duckdb")})
 
     on_duckdb = _macro_values(run_duckdb, tmp_path / "duck_target")
-    assert len(on_duckdb) == len(TIMESTAMP_CASES) + len(CAST_CASES)
+    assert len(on_duckdb) == len(TIMESTAMP_CASES) + len(CAST_CASES) + len(HMAC_CASES)
+    hashed = {row["v"]: row for row in on_duckdb if row["kind"] == "hmac"}
+    assert hashed["what do ya want for nothing?"]["a"] == (  # RFC 4231, test case 2
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    key = resolve_hash_key(warehouse.raw_dir).encode()
+    assert all(row["b"] == hmac.new(key, v.encode(), hashlib.sha256).hexdigest()
+               for v, row in hashed.items())
     parsed = [row for row in on_duckdb if row["kind"] == "ts" and row["a"] is not None]
     assert len(parsed) >= 10 and any(row["a"] is None for row in on_duckdb)
     differences = [f"{duck} != {post}" for duck, post in zip(on_duckdb, on_postgres, strict=True)

@@ -10,6 +10,10 @@ country_regions as (
     select * from {{ ref('country_regions') }}
 ),
 
+erasure_requests as (
+    select * from {{ ref('base_crm__erasure_requests') }}
+),
+
 collapsed as (
     select
         customer_id,
@@ -136,14 +140,45 @@ person_ranked as (
     from id_ranked
 ),
 
+-- Erasure: a row whose id is named in an erasure request, every row sharing an
+-- e-mail with it (the same person under another id), and every row sharing an
+-- id with those (older versions of the record) lose their personal data.
+erasure_named as (
+    select
+        person_ranked.*,
+        erasure_requests.customer_id is not null as is_named_in_request
+    from person_ranked
+    left join erasure_requests
+        on person_ranked.customer_id = erasure_requests.customer_id
+),
+
+erasure_by_email as (
+    select
+        *,
+        bool_or(is_named_in_request) over (
+            partition by coalesce(email, customer_id)
+        ) as is_email_erased
+    from erasure_named
+),
+
+erasure_by_id as (
+    select
+        *,
+        case
+            when customer_id is null then is_email_erased
+            else bool_or(is_email_erased) over (partition by customer_id)
+        end as is_erasure_requested
+    from erasure_by_email
+),
+
 final as (
     select
         customer_id,
-        email,
-        phone,
-        first_name,
-        last_name,
-        birth_date,
+        case when not is_erasure_requested then email end as email,
+        case when not is_erasure_requested then phone end as phone,
+        case when not is_erasure_requested then first_name end as first_name,
+        case when not is_erasure_requested then last_name end as last_name,
+        case when not is_erasure_requested then birth_date end as birth_date,
         country_code,
         preferred_language,
         signup_at_raw,
@@ -155,6 +190,7 @@ final as (
         is_test_account,
         source_file,
         collapsed_copies,
+        is_erasure_requested,
         max(person_survivor_id) over (
             partition by customer_id
         ) as survivor_customer_id,
@@ -162,7 +198,7 @@ final as (
             row_rejection_reason,
             case when id_rank > 1 or person_rank > 1 then 'duplicate' end
         ) as rejection_reason
-    from person_ranked
+    from erasure_by_id
 )
 
 select * from final

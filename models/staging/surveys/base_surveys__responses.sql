@@ -6,8 +6,16 @@ source as (
     select * from {{ source('surveys', 'survey_responses') }}
 ),
 
-invitations as (
+invitation_rows as (
     select * from {{ ref('base_surveys__invitations') }}
+),
+
+customer_ids as (
+    select * from {{ ref('stg_crm__customer_ids') }}
+),
+
+invitations as (
+    select * from invitation_rows
     where rejection_reason is null
 ),
 
@@ -35,6 +43,33 @@ collapsed as (
         responded_at
 ),
 
+-- Invitations sent to people who asked for erasure (any of their ids): the
+-- free-text comments answering them are not kept, here or anywhere downstream.
+erased_invitations as (
+    select distinct invitation_rows.invitation_id
+    from invitation_rows
+    inner join customer_ids
+        on invitation_rows.raw_customer_id = customer_ids.customer_id
+    where customer_ids.is_erasure_requested
+),
+
+erasure_applied as (
+    select
+        collapsed.response_id,
+        collapsed.invitation_id,
+        collapsed.score,
+        case
+            when erased_invitations.invitation_id is null then collapsed.comment
+        end as comment,  -- noqa: RF04
+        collapsed.exit_reason_code,
+        collapsed.responded_at,
+        collapsed.source_file,
+        collapsed.collapsed_copies
+    from collapsed
+    left join erased_invitations
+        on trim(collapsed.invitation_id) = erased_invitations.invitation_id
+),
+
 typed as (
     select
         nullif(trim(response_id), '') as response_id,
@@ -47,7 +82,7 @@ typed as (
         {{ parse_timestamp_utc('trim(responded_at)') }} as responded_at,
         source_file,
         collapsed_copies
-    from collapsed
+    from erasure_applied
 ),
 
 row_checked as (
