@@ -46,7 +46,7 @@
 {#- The raw tables the hook lands: every source of this project but the landing record itself. -#}
 {% macro raw_source_tables() %}
     {%- set tables = [] -%}
-    {%- for node in graph.sources.values()
+    {%- for node in graph.get('sources', {}).values()
             if node.package_name == project_name and node.source_name != 'landing' -%}
         {%- do tables.append(node) -%}
     {%- endfor -%}
@@ -142,7 +142,7 @@
     `dbt run-operation land_raw_files_now`). Returns the view DDL to run. -#}
 {% macro land_raw_files() %}
     {%- set raw_dir = env_var('RETENTION_RAW_DIR', 'data/sample').rstrip('/') -%}
-    {%- set cache_dir = target.path ~ '.landing' -%}
+    {%- set cache_dir = env_var('RETENTION_LANDING_DIR', target.path ~ '.landing') -%}
     {%- set landing_date = var('landing_date', '') or run_started_at.strftime('%Y-%m-%d') -%}
     {%- if modules.re.match('^\d{4}-\d{2}-\d{2}$', landing_date | string) is none -%}
         {{ exceptions.raise_compiler_error("var landing_date must be YYYY-MM-DD, got '"
@@ -311,8 +311,9 @@
         {%- endfor -%}
         {%- do run_query("drop table if exists _landing_rejects") -%}
         {%- do run_query("drop table if exists _landing_scans") -%}
-        {%- do run_query("select count(*) from read_csv([" ~ sql_string_list(files | map(attribute='read_path'))
-            ~ "], "
+        {#- Every column is read (hashed), so every value's encoding is checked. -#}
+        {%- do run_query("select count(*), max(hash(columns(*))) from read_csv(["
+            ~ sql_string_list(files | map(attribute='read_path')) ~ "], "
             ~ raw_csv_options(first.read_kind, first.read_encoding)
             ~ ", columns = {" ~ columns | join(', ') ~ "}, store_rejects = true,"
             ~ " rejects_table = '_landing_rejects', rejects_scan = '_landing_scans')") -%}

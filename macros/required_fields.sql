@@ -36,7 +36,7 @@
 -#}
 {% macro has_blank_required_field(source_table, relation='') -%}
     {%- set columns = raw_required_columns(source_table) -%}
-    (
+    ( -- required columns of {{ source_table }}
     {%- for column in columns %}
         {{ 'or ' if not loop.first }}nullif(trim({{ relation ~ '.' if relation }}{{ column }}), '') is null
     {%- endfor %}

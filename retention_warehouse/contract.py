@@ -57,9 +57,8 @@ class RawTable:
 
 TIMESTAMP = "timestamp text"
 TIMESTAMP_NOTE = (
-    "ISO 8601: date and time with an offset or Z (2024-03-05T14:22:10+01:00, "
-    "2024-03-05T13:22:10.123Z), T or a space, optional seconds and fractions; without "
-    "offset = UTC; a date alone = midnight UTC; also DD/MM/YYYY HH:MM:SS +HHMM"
+    "ISO 8601 (2024-03-05T14:22:10+01:00, 2024-03-05T13:22:10.123Z, 2024-03-05 14:22, "
+    "2024-03-05; no offset = UTC) or DD/MM/YYYY HH:MM:SS +HHMM"
 )
 BOOLEAN_NOTE = "true/false, 1/0, yes/no, t/f, y/n in any case"
 CHANNELS = "any text, e.g. paid_search, social, email, organic, referral, partner, store"

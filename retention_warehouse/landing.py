@@ -86,9 +86,18 @@ class LandingPlan:
         return lines
 
 
-def landing_cache_dir(warehouse_path: Path) -> Path:
-    """Files the pre-flight prepares for one warehouse (UTF-8 copies): ``<db>.landing/``."""
-    return Path(f"{warehouse_path}.landing")
+LANDING_DIR_VARIABLE = "RETENTION_LANDING_DIR"
+
+
+def landing_cache_dir(warehouse_path: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Files the pre-flight prepares for one warehouse (UTF-8 copies).
+
+    ``<warehouse>.landing/`` beside the warehouse file, where the hook of a dbt run against
+    that file looks; RETENTION_LANDING_DIR overrides it for both (``retention refresh``
+    points its staged runs at the published warehouse's folder).
+    """
+    env = os.environ if environ is None else environ
+    return Path(env.get(LANDING_DIR_VARIABLE) or f"{warehouse_path}.landing")
 
 
 def transcoded_path(cache_dir: Path, batch: BatchFile) -> Path:
@@ -184,10 +193,11 @@ def discover(raw_dir: Path, encodings: Mapping[str, str] | None = None) -> Landi
 
 def _text_stream(batch: BatchFile) -> io.TextIOBase:
     """The file opened as text in its encoding (gzip decompressed), errors raised."""
-    raw = gzip.open(batch.path, "rb") if batch.kind == "csv_gzip" else batch.path.open("rb")
     encoding = {"utf-8": "utf-8-sig", "utf-16": "utf-16",
                 TRANSCODED_ENCODING: "cp1252"}[batch.encoding]
-    return io.TextIOWrapper(raw, encoding=encoding, newline="")
+    if batch.kind == "csv_gzip":
+        return gzip.open(batch.path, "rt", encoding=encoding, newline="")
+    return batch.path.open(encoding=encoding, newline="")
 
 
 def read_header(batch: BatchFile) -> list[str]:
@@ -203,8 +213,15 @@ def read_header(batch: BatchFile) -> list[str]:
         except duckdb.Error as error:
             raise RawLandingError(f"{batch.path}: not a readable Parquet file ({error}).") from None
     try:
-        with _text_stream(batch) as handle:
-            line = handle.readline()
+        if batch.encoding == "utf-16":
+            with _text_stream(batch) as handle:
+                line = handle.readline()
+        else:  # decode the first line only: a bad byte further down is the hook's to report
+            opener = gzip.open if batch.kind == "csv_gzip" else open
+            with opener(batch.path, "rb") as raw:
+                first = raw.readline()
+            codec = "utf-8-sig" if batch.encoding == "utf-8" else "cp1252"
+            line = first.decode(codec)
     except UnicodeDecodeError:
         raise RawLandingError(
             f"{batch.path}, line 1: the header is not valid {batch.encoding}; set "
@@ -269,7 +286,7 @@ def preflight(raw_dir: Path, warehouse_path: Path, default_currency: bool = Fals
             f"No batch files for the required raw table 'transactions' in "
             f"{raw_dir / 'transactions'} (*.csv, *.csv.gz or *.parquet). "
             "See docs/raw_data_contract.md.")
-    cache = landing_cache_dir(warehouse_path)
+    cache = landing_cache_dir(warehouse_path, environ)
     for table in RAW_TABLES:
         for batch in plan.files.get(table.name, []):
             header = read_header(batch)

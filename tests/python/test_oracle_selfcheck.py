@@ -8,6 +8,7 @@ contract (``docs/metrics.md``) or the decision log (``docs/metric_decisions.md``
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -172,7 +173,7 @@ def row_of(frame: pd.DataFrame, **match: Any) -> dict[str, Any]:
 
 
 def test_timestamp_formats() -> None:
-    """The three accepted formats convert to UTC; anything else is unparseable."""
+    """The accepted forms convert to UTC; anything else is unparseable."""
     assert parse_timestamp_utc("2024-03-05T14:22:10+01:00") == datetime(
         2024, 3, 5, 13, 22, 10, tzinfo=UTC
     )
@@ -183,12 +184,20 @@ def test_timestamp_formats() -> None:
     assert parse_timestamp_utc("2024-03-05T14:22:10") == datetime(
         2024, 3, 5, 14, 22, 10, tzinfo=UTC
     )
-    for bad in ("2024-02-30T00:00:00+00:00", "yesterday", "2024-03-05", "", "05/03/2024"):
-        assert parse_timestamp_utc(bad) is None
+    # Z with milliseconds (Stripe), a space before the offset, no seconds, a date alone
+    assert parse_timestamp_utc("2025-06-15T10:00:00.123Z") == datetime(
+        2025, 6, 15, 10, 0, 0, 123000, tzinfo=UTC)
+    assert parse_timestamp_utc("2025-06-15 10:00:00 +02:00") == datetime(
+        2025, 6, 15, 8, tzinfo=UTC)
+    assert parse_timestamp_utc("2025-06-15T23:30+0530") == datetime(2025, 6, 15, 18, tzinfo=UTC)
+    assert parse_timestamp_utc("2024-03-05") == datetime(2024, 3, 5, tzinfo=UTC)
+    for bad in ("2024-02-30T00:00:00+00:00", "yesterday", "", "05/03/2024",
+                "2025-06-15T24:00:00Z", "2025-06-15T10:00:00+2", "06/15/2025 10:00 AM"):
+        assert parse_timestamp_utc(bad) is None, bad
 
 
 def test_fx_rate_rounds_to_8_decimals_half_up() -> None:
-    """rate = round8(usd_per_unit(c) / usd_per_unit(USD))."""
+    """rate = round8(usd_per_unit(c) / usd_per_unit(reporting)), carried at most 4 days."""
     d = date(2024, 1, 1)
     seeds = Seeds(
         usd_per_unit={("USD", d): Decimal("3"), ("EUR", d): Decimal("2"),
@@ -196,11 +205,16 @@ def test_fx_rate_rounds_to_8_decimals_half_up() -> None:
         currencies=frozenset({"USD", "EUR", "GBP"}),
         tiers=(), reason_category={}, reason_categories=(), region_of_country={},
     )
-    assert seeds.fx_rate("EUR", d) == Decimal("0.66666667")  # 2/3 = 0.666666666…
-    # 0.000000125 / 3 = 0.0000000416…  → 0.00000004
-    assert seeds.fx_rate("GBP", d) == Decimal("0.00000004")
-    assert seeds.fx_rate("USD", d) == Decimal("1.00000000")
-    assert seeds.fx_rate("EUR", date(2024, 1, 2)) is None
+    # USD is the unit of usd_per_unit (1 by definition; a USD row is not read)
+    assert seeds.fx_rate("EUR", d) == Decimal("2.00000000")
+    assert seeds.fx_rate("GBP", d) == Decimal("0.00000013")  # 0.000000125 → 0.00000013
+    assert seeds.fx_rate("USD", d) == Decimal("1")  # the reporting currency: exactly 1
+    # carried forward at most 4 days: 2024-01-05 still, 2024-01-06 not
+    assert seeds.fx_rate("EUR", date(2024, 1, 5)) == Decimal("2.00000000")
+    assert seeds.fx_rate("EUR", date(2024, 1, 6)) is None
+    # a rate that needs the reporting currency's (a GBP report) rounds half up
+    gbp = replace(seeds, usd_per_unit={**seeds.usd_per_unit, ("GBP", d): Decimal("3")})
+    assert gbp.usd_rate("EUR", d) / gbp.usd_rate("GBP", d) == Decimal(2) / Decimal(3)
 
 
 def test_duplicates_tests_and_unknown_customers(tmp_path: Path, seeds_dir: Path) -> None:
@@ -226,7 +240,7 @@ def test_duplicates_tests_and_unknown_customers(tmp_path: Path, seeds_dir: Path)
         sale("C00000001", "2024-01-21", "12,50"),
         sale("C00000001", "2024-01-21", "5.00", currency="JPY"),
         sale("C00000001", "2024-01-21", "5.00", status="shipped"),
-        sale("C00000001", "2024-01-21 10:00", "5.00"),
+        sale("C00000001", "2024-01-21 10:00 AM", "5.00"),
     ]
     out = run(tmp_path, seeds_dir, {"crm_customers": crm, "transactions": tx})
     cltv = out["fct_customer_lifetime_value"]
@@ -666,13 +680,14 @@ def test_closure_ends_activity(tmp_path: Path, seeds_dir: Path) -> None:
         "crm_customers": [person(c)],
         "transactions": [sale(c, "2024-01-10", "10.00"), sale(c, "2024-02-10", "10.00")],
         "crm_account_events": [{"event_id": "E00000001", "customer_id": c,
-                                "event_type": "closure", "event_at": "2024-02-20T10:00:00Z"},
+                                "event_type": "closure", "event_at": "2024-02-20 10:00 UTC"},
                                {"event_id": "E00000002", "customer_id": c,
                                 "event_type": "closure", "event_at": "2024-03-05T10:00:00"}],
     }
     kpi = run(tmp_path, seeds_dir, tables, as_of=date(2024, 3, 31))["fct_retention_kpis"]
     feb = row_of(kpi, period_start=date(2024, 2, 1), segment_type="total")
-    assert (feb["customers_at_start"], feb["customers_at_end"]) == (1, 1)  # 'Z' is rejected
+    # "2024-02-20 10:00 UTC" is no accepted form: that event is rejected
+    assert (feb["customers_at_start"], feb["customers_at_end"]) == (1, 1)
     mar = row_of(kpi, period_start=date(2024, 3, 1), segment_type="total")
     assert (mar["customers_at_start"], mar["customers_at_end"], mar["lost_customers"]) == (
         1, 0, 1,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -94,8 +95,12 @@ def pg(warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory
        ) -> Iterator[PostgresBuild]:
     """The session sample loaded into a throwaway server and built there by dbt."""
     root = tmp_path_factory.mktemp("postgres")
+    # The loader's DuckDB landing run reuses the session build's parse (partial parsing).
+    (root / "loader_target").mkdir()
+    shutil.copy2(warehouse.target_dir / "partial_parse.msgpack", root / "loader_target")
     with postgres_server() as server:
         loaded = load_raw(warehouse.raw_dir, warehouse.settings.raw_format,
+                          target_path=str(root / "loader_target"),
                           host=server["host"], port=server["port"], user=server["user"],
                           password=server["password"], dbname=server["dbname"])
         env = {**warehouse.env, **dbt_env(server),
@@ -115,7 +120,8 @@ def _build_failure(pg: PostgresBuild) -> str:
 def test_loader_loads_every_raw_row(pg: PostgresBuild, warehouse: BuiltWarehouse) -> None:
     """raw.<table> holds exactly the rows the generator wrote, for every contract table."""
     assert set(pg.loaded_rows) == {table.name for table in RAW_TABLES}
-    assert pg.loaded_rows == warehouse.generator_manifest["rows"]
+    # every generated table in full; fx_rates (optional, not generated) empty
+    assert pg.loaded_rows == {**warehouse.generator_manifest["rows"], "fx_rates": 0}
     _, rows = pg.query("select table_name from information_schema.tables "
                        "where table_schema = 'raw'")
     assert {row[0] for row in rows} == set(pg.loaded_rows)
@@ -269,6 +275,18 @@ TIMESTAMP_CASES = [
     "2024-03-05T24:00:00+00:00", "2024-03-05T23:59:60+00:00", "2024-02-30T10:00:00+00:00",
     "2023-02-29T10:00:00", "2024-13-05T10:00:00+00:00", "31/04/2024 10:00:00 +0000",
     "05/03/2024 14:22:10", "2024-03-05", "2024-03-05T14:22", "yesterday at noon", "",
+    # the common export forms (issue 19): fractions, Z, a space before the offset
+    "2025-06-15T10:00:00.123Z", "2025-06-15T10:00:00.123456789z", "2025-06-15 10:00:00 +02:00",
+    "2025-06-15T10:00:00.5-04:00", "2025-06-15T23:30+0530", "2025-06-16 01:00:00+02",
+    "2025-06-15T10:00:00+2", "2025-06-15T10:00:00+15:00", "2025-06-15 09:45",
+]
+# Inputs for the value grammars (parse_money, parse_integer, parse_boolean, parse_date,
+# normalize_email), written as exports write them.
+VALUE_CASES = [
+    "12", "12.5", "12.50", "+0012.50", "-5.00", "12.505", "1e3", "1_000", "1,000.00", "$12",
+    "12.", ".5", "8.6", "+9", "-1", "1234567890", "true", "FALSE", "Yes", "n", "1", "0",
+    "maybe", "2024-03-05", "2024-02-30", "2024-3-5", "  José@X.com ", "JOSE\u0301@x.com",
+    "ann+shop@x.com", "",
 ]
 CAST_CASES = [
     "12", "12.5", "13.5", "-12.5", "10.005", "-0.004", "1e3", "+7", ".5", "5.", "12.3x",
@@ -291,7 +309,16 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
         "select 'cast' as kind, v, cast({{ cast_or_null('v', 'integer') }} as varchar) as a, "
         "cast({{ cast_or_null('v', 'decimal(18, 2)') }} as varchar) as b, "
         "cast({{ cast_or_null('v', 'date') }} as varchar) as c "
-        f"from (values {values_list(CAST_CASES)}) as cases (v)"
+        f"from (values {values_list(CAST_CASES)}) as cases (v) "
+        "union all "
+        "select 'money' as kind, v, cast({{ parse_money('v') }} as varchar) as a, "
+        "cast({{ parse_money('v', '0') }} as varchar) as b, "
+        "cast({{ parse_integer('v') }} as varchar) as c "
+        f"from (values {values_list(VALUE_CASES)}) as cases (v) "
+        "union all "
+        "select 'text' as kind, v, cast({{ parse_boolean('v') }} as varchar) as a, "
+        "cast({{ parse_date('v') }} as varchar) as b, {{ normalize_email('v') }} as c "
+        f"from (values {values_list(VALUE_CASES)}) as cases (v)"
     )
     result = run_dbt("show", "--inline", sql, "--output", "json", "--quiet", "--limit", "-1",
                      env={"DBT_TARGET_PATH": str(target_dir)})
@@ -302,7 +329,8 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
 
 def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: BuiltWarehouse,
                                              tmp_path: Path) -> None:
-    """parse_timestamp_utc, timestamp_format and cast_or_null: same values on both engines."""
+    """parse_timestamp_utc, timestamp_format, cast_or_null and the value grammars (money,
+    integers, booleans, dates, e-mails): same values on both engines."""
     assert pg.build.returncode == 0, _build_failure(pg)
     on_postgres = _macro_values(pg.dbt, tmp_path / "pg_target")
 
@@ -311,7 +339,7 @@ def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: Built
         return warehouse.dbt(*args, env={**env, "RETENTION_DB": str(tmp_path / "show.duckdb")})
 
     on_duckdb = _macro_values(run_duckdb, tmp_path / "duck_target")
-    assert len(on_duckdb) == len(TIMESTAMP_CASES) + len(CAST_CASES)
+    assert len(on_duckdb) == len(TIMESTAMP_CASES) + len(CAST_CASES) + 2 * len(VALUE_CASES)
     parsed = [row for row in on_duckdb if row["kind"] == "ts" and row["a"] is not None]
     assert len(parsed) >= 10 and any(row["a"] is None for row in on_duckdb)
     differences = [f"{duck} != {post}" for duck, post in zip(on_duckdb, on_postgres, strict=True)

@@ -3,8 +3,8 @@
 -- landing folder (fx_rates/); a rate is carried forward over days without a
 -- published one for at most var fx_max_carry_days days. rate_to_reporting =
 -- usd_per_unit / the reporting currency's usd_per_unit that day, to 8
--- decimals (the reporting currency is 1 by definition: amounts in it need no
--- row here).
+-- decimals. USD is the unit of usd_per_unit (1 on every day: USD rows are not
+-- read), and the reporting currency converts at exactly 1 without any row.
 with
 
 seed_rates as (
@@ -41,8 +41,10 @@ seed_only as (
 
 published as (
     select * from supplied
+    where currency_code != 'USD'
     union all
     select * from seed_only
+    where currency_code != 'USD'
 ),
 
 with_next as (
@@ -89,6 +91,24 @@ daily as (
         where currency_code = '{{ var("reporting_currency") }}'
     ),
 
+    -- US dollars: 1 per unit on every day the reporting currency has a rate.
+    dollars as (
+        select
+            rate_date,
+            'USD' as currency_code,
+            cast(1 as decimal(18, 10)) as usd_per_unit,
+            rate_date as published_rate_date,
+            0 as carried_days,
+            'definition' as rate_source
+        from reporting_currency_rates
+    ),
+
+    daily_with_dollars as (
+        select * from daily
+        union all
+        select * from dollars
+    ),
+
 {% endif -%}
 final as (
     select
@@ -107,10 +127,12 @@ final as (
             {%- endif %}
             as decimal(18, 8)
         ) as rate_to_reporting
-    from daily
     {% if var('reporting_currency') != 'USD' -%}
+        from daily_with_dollars as daily
         inner join reporting_currency_rates
             on daily.rate_date = reporting_currency_rates.rate_date
+    {%- else -%}
+        from daily
     {%- endif %}
 )
 

@@ -1,7 +1,10 @@
 {#- Incremental (delete+insert by order_id): a run rebuilds only the orders
     touched by something new and keeps every other row. See the model's
     description in _transactions__models.yml for the rules. Rows without an
-    order_id (always rejected) are cheap: they are all rebuilt every run. -#}
+    order_id (always rejected) are cheap: they are all rebuilt every run. The
+    landing order and day of each row are read from the landing record on
+    every run (never stored), so a rebuilt order ranks its rows as a full build
+    would. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
@@ -433,8 +436,6 @@ final as (
         items_count,
         is_test_account,
         source_file,
-        landing_sequence,
-        landed_on,
         collapsed_copies,
         coalesce(
             link_rejection_reason,
