@@ -22,8 +22,11 @@
 {#-
     normalize_email on PostgreSQL.
     Why it differs: PostgreSQL spells NFC normalisation normalize(text, NFC)
-    (PostgreSQL 13+, UTF-8 databases); DuckDB has nfc_normalize().
+    (PostgreSQL 13+, UTF-8 databases); DuckDB has nfc_normalize(). And lower()
+    follows the collation: under the C locale it lowers ASCII only (JOSÉ stays
+    josÉ), so it is asked for the ICU root collation, which lowers every letter
+    as DuckDB does (PostgreSQL built with ICU, as Debian's is).
 -#}
 {% macro postgres__normalize_email(expression) -%}
-    nullif(lower(trim(normalize({{ expression }}, NFC))), '')
+    nullif(lower(trim(normalize({{ expression }}, NFC)) collate "und-x-icu"), '')
 {%- endmacro %}

@@ -540,3 +540,18 @@ def test_hook_stops_on_a_file_that_is_not_a_batch_file(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert (f"Raw landing problem: {raw}/transactions/orders.xlsx is not a batch file"
             in run.stdout)
+
+
+def test_report_says_why_survey_and_cac_metrics_are_missing(ledger: Ledger) -> None:
+    """Transactions only: the report's survey and CLTV charts name the absent source."""
+    from retention_warehouse.report.data import load_report
+
+    ok(ledger.clean)
+    notes = {chart["id"]: chart.get("note", "") for chart in load_report(ledger.clean_db).charts}
+    for chart in ("nps_csat", "ces", "churn_reasons"):
+        assert notes[chart].startswith("No survey_responses files were landed: NPS, CSAT, CES")
+    assert notes["cltv_by_channel"].startswith("No marketing_spend files were landed: CAC")
+    assert notes["retention_churn"] == ""
+    kpis = query(ledger.clean_db, "select count(*), count(nps), count(csat), count(ces) "
+                                  "from marts.fct_retention_kpis")
+    assert kpis[0][0] > 0 and kpis[0][1:] == (0, 0, 0)

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from oracle import (
     RAW_COLUMNS,
+    Landing,
     Seeds,
     build_model,
     compare_frames,
@@ -741,3 +742,108 @@ def test_compare_frames_reports_and_tolerates() -> None:
     assert compare_frames(expected, actual.drop(columns=["rate"]), **spec) == [
         "actual frame has no column 'rate'"
     ]
+
+
+# --------------------------------------------------------------------------------------
+# Landing rules (issues 14 and 19): hand-worked expectations
+# --------------------------------------------------------------------------------------
+
+
+def write_table(folder: Path, table: str, name: str, rows: list[dict[str, str]],
+                columns: list[str] | None = None) -> Path:
+    """One batch file of one table with only the given columns (a minimal export)."""
+    columns = columns or list(RAW_COLUMNS[table])
+    path = folder / table / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+    return path
+
+
+def test_without_crm_customers_come_from_the_ledger(tmp_path: Path, seeds_dir: Path) -> None:
+    """No crm_customers folder: one customer per id with a sale, signup at the first sale;
+    region and channel unknown; a minimal export (no type, status, ids) takes defaults."""
+    minimal = ["order_id", "customer_id", "transaction_at", "amount", "currency_code"]
+    write_table(tmp_path / "raw", "transactions", "orders.csv", [
+        {"order_id": "1", "customer_id": "42", "transaction_at": "2024-01-05", "amount": "10.00",
+         "currency_code": "USD"},
+        {"order_id": "2", "customer_id": "42", "transaction_at": "2024-02-05", "amount": "5.50",
+         "currency_code": "usd"},
+        {"order_id": "3", "customer_id": "7", "transaction_at": "2024-02-10", "amount": "1.00",
+         "currency_code": "USD"},
+    ], minimal)
+    out = compute_oracle(tmp_path / "raw", seeds_dir)
+    cltv = out["fct_customer_lifetime_value"].set_index("customer_id")
+    assert cltv.loc["42", "orders"] == 2 and cltv.loc["42", "net_revenue"] == Decimal("15.50")
+    kpis = out["fct_retention_kpis"]
+    feb = kpis[kpis["period_start"] == date(2024, 2, 1)]
+    assert set(zip(feb["segment_type"], feb["segment_value"], strict=True)) >= {
+        ("region", "unknown"), ("acquisition_channel", "unknown")}
+    jan = row_of(kpis, period_start=date(2024, 1, 1), segment_type="total")
+    assert (jan["signups"], jan["new_customers"]) == (1, 1)  # 42 signed up on 2024-01-05
+
+
+def test_resent_ids_follow_landing_order_not_file_names(tmp_path: Path, seeds_dir: Path) -> None:
+    """T1 re-sent with 12.00 in a later landing wins over 10.00; the names sort the other
+    way for T2 (22.00 in the file landed later wins again)."""
+    raw = tmp_path / "raw"
+    write_raw(raw, {"crm_customers": [person("C1")]})
+    first = write_table(raw, "transactions", "part-00001.csv", [
+        sale("C1", "2024-01-10", "10.00", order="O1", tid="T1")])
+    second = write_table(raw, "transactions", "zz.csv", [
+        sale("C1", "2024-01-11", "20.00", order="O2", tid="T2")])
+    later_a = write_table(raw, "transactions", "2026-01-02-correction.csv", [
+        sale("C1", "2024-01-10", "12.00", order="O1", tid="T1")])
+    later_b = write_table(raw, "transactions", "aa.csv", [
+        sale("C1", "2024-01-11", "22.00", order="O2", tid="T2")])
+    base = [str(raw / t / "batch_001.csv") for t in RAW_COLUMNS]
+    landing = Landing(order=[*base, str(first), str(second), str(later_a), str(later_b)])
+    cltv = compute_oracle(raw, seeds_dir, landing=landing)["fct_customer_lifetime_value"]
+    assert cltv.iloc[0]["net_revenue"] == Decimal("34.00")  # 12.00 + 22.00
+    reverse = Landing(order=[*base, str(later_a), str(later_b), str(first), str(second)])
+    cltv = compute_oracle(raw, seeds_dir, landing=reverse)["fct_customer_lifetime_value"]
+    assert cltv.iloc[0]["net_revenue"] == Decimal("30.00")  # 10.00 + 20.00
+
+
+def test_future_dated_rows_never_move_the_as_of_date(tmp_path: Path, seeds_dir: Path) -> None:
+    """A sale dated after the day its file landed is dropped: the as-of date stays."""
+    tables = {"crm_customers": [person("C1")],
+              "transactions": [sale("C1", "2024-01-10", "10.00"),
+                               sale("C1", "2025-06-01", "99.00")]}
+    raw = write_raw(tmp_path / "raw", tables)
+    out = compute_oracle(raw, seeds_dir, landing=Landing(landed_on=date(2024, 1, 31)))
+    cltv = out["fct_customer_lifetime_value"].iloc[0]
+    assert cltv["net_revenue"] == Decimal("10.00") and cltv["tenure_days"] == 1
+
+
+def test_value_grammars(tmp_path: Path, seeds_dir: Path) -> None:
+    """Money is never rounded (12.505, 1e3 and 1_000 are rejected), integers only for
+    scores (8.6 rejected), booleans beyond true/false ('1' is a test account, 'maybe' is
+    rejected), e-mails matched after NFC (NFD spelling = one person), malformed lines
+    skipped, the reporting currency needs no rate (USD on 2021-01-05, before the seed)."""
+    raw = tmp_path / "raw"
+    crm = [person("C1", "jos\u00e9@shop.test", signup="2023-12-01T00:00:00Z"),
+           person("C2", "  JOSE\u0301@SHOP.TEST", signup="2023-12-02T00:00:00Z"),
+           person("C3", test="1"), person("C4", test="maybe")]
+    tx = [sale("C2", "2024-01-10", "10.00"), sale("C1", "2024-01-11", "12.505"),
+          sale("C1", "2024-01-11", "1e3"), sale("C1", "2024-01-11", "1_000"),
+          sale("C3", "2024-01-11", "50.00"), sale("C4", "2024-01-11", "50.00"),
+          sale("C1", "2021-01-05", "7.00")]
+    write_raw(raw, {"crm_customers": crm, "transactions": tx,
+                    "survey_invitations": [invitation("I1", "C1", "nps", "2024-01-10"),
+                                           invitation("I2", "C1", "nps", "2024-01-10")],
+                    "survey_responses": [response("R1", "I1", "2024-01-10", score="8.6"),
+                                         response("R2", "I2", "2024-01-10", score="9")]})
+    with (raw / "transactions" / "batch_001.csv").open("a") as handle:
+        handle.write("T1,O1,C1,sale\nTotal rows: 7\n")  # two malformed lines
+    landing = Landing()
+    out = compute_oracle(raw, seeds_dir, landing=landing)
+    assert landing.malformed == {"transactions": 2}
+    cltv = out["fct_customer_lifetime_value"]
+    assert list(cltv["customer_id"]) == ["C1"]
+    assert cltv.iloc[0]["orders"] == 2 and cltv.iloc[0]["net_revenue"] == Decimal("17.00")
+    kpi = row_of(out["fct_retention_kpis"], period_start=date(2024, 1, 1), segment_type="total")
+    assert kpi["nps_responses"] == 1 and kpi["nps"] == pytest.approx(100.0)

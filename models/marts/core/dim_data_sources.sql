@@ -42,7 +42,9 @@ contract_tables as (
             '{{ node.identifier }}' as source_table,
             {{ 'true' if (node.meta or {}).get('required_table') else 'false' }}
                 as is_required,
+            -- noqa: disable=LT05
             '{{ (node.meta or {}).get("when_absent", "") | replace("'", "''") }}'
+            -- noqa: enable=LT05
                 as effect_when_absent
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
