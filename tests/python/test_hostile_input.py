@@ -555,3 +555,38 @@ def test_report_says_why_survey_and_cac_metrics_are_missing(ledger: Ledger) -> N
     kpis = query(ledger.clean_db, "select count(*), count(nps), count(csat), count(ces) "
                                   "from marts.fct_retention_kpis")
     assert kpis[0][0] > 0 and kpis[0][1:] == (0, 0, 0)
+
+
+def test_as_of_guard_refuses_an_as_of_date_after_the_last_landed_day(ledger: Ledger,
+                                                                     tmp_path: Path) -> None:
+    """Pinning the as-of date past the day the files landed fails the guard (a copy of the
+    clean build; only the as-of model and its tests are rebuilt)."""
+    ok(ledger.clean)
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(ledger.clean_db, copy)
+    late = (TODAY + timedelta(days=10)).isoformat()
+    run = subprocess.run(
+        [dbt_executable(), "build", "--select", "int_as_of_dates_resolved", "--vars",
+         f"{{as_of_date: '{late}'}}"], cwd=PROJECT_DIR,
+        env=environment(tmp_path, ledger.raw), capture_output=True, text=True, check=False)
+    assert run.returncode != 0
+    assert (f"As-of guard: the as-of date {late} is after the last day a file landed "
+            f"({TODAY})") in run.stdout, run.stdout[-3000:]
+
+
+def test_postgres_loader_reads_through_the_same_landing(hostile: Hostile, tmp_path: Path) -> None:
+    """The PostgreSQL loader's reading step (the DuckDB hook via dbt run-operation) sees the
+    hostile folder exactly as the DuckDB build did: same raw rows, same malformed lines."""
+    from retention_warehouse.pg_loader import land_with_duckdb
+
+    ok(hostile.second)
+    landed = tmp_path / "landing.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in HOSTILE_ENV.items():
+            patch.setenv(key, value)
+        land_with_duckdb(str(hostile.raw), landed, tmp_path)
+    counts = "select (select count(*) from raw.{t}), (select count(*) from raw._malformed_rows)"
+    for table in ("transactions", "crm_customers", "survey_responses", "fx_rates",
+                  "marketing_spend"):
+        assert query(landed, counts.format(t=table)) == query(hostile.db, counts.format(t=table))
+    assert query(landed, "select count(*) from raw.marketing_spend") == [(0,)]
