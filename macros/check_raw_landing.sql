@@ -165,9 +165,22 @@
     {%- endfor -%}
 
     {#- 1. What is in the folder (file metadata only; read_blob reads no content here). -#}
+    {#- Files directly in a table folder (symlinks followed), then anything deeper: DuckDB's
+        ** does not follow symlinks, so the two levels are listed apart. -#}
     {%- set listing = run_query(
         "select filename, cast(size as varchar), cast(cast(epoch(last_modified) as bigint)"
-        ~ " as varchar) from read_blob(" ~ sql_string(raw_dir ~ '/*/**') ~ ") order by 1") -%}
+        ~ " as varchar) from read_blob(" ~ sql_string(raw_dir ~ '/*/*') ~ ") order by 1") -%}
+    {%- set nested = run_query("select file from glob(" ~ sql_string(raw_dir ~ '/*/*/*')
+        ~ ") order by 1").columns[0].values() | list -%}
+    {%- for path in nested -%}
+        {%- set parts = path[raw_dir | length + 1:].split('/') -%}
+        {%- if parts[0] in table_names and not parts[1].startswith('.')
+                and not parts[-1].startswith('.') -%}
+            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is inside a"
+                ~ " sub-folder of " ~ parts[0] ~ "/; batch files must lie directly in the table"
+                ~ " folder (see docs/raw_data_contract.md).") }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set transcoded = run_query(
         "select filename from read_blob(" ~ sql_string(cache_dir ~ '/transcoded/*/*') ~ ")")
         .columns[0].values() | list -%}

@@ -37,6 +37,10 @@
         {{ exceptions.raise_compiler_error("var as_of_max_gap_days must be a whole number of days, got '"
             ~ var('as_of_max_gap_days') ~ "'") }}
     {%- endif -%}
+    {%- if modules.re.match('^\d+$', var('quarantine_guard_min_rows') | string) is none -%}
+        {{ exceptions.raise_compiler_error("var quarantine_guard_min_rows must be a whole number,"
+            ~ " got '" ~ var('quarantine_guard_min_rows') ~ "'") }}
+    {%- endif -%}
     {%- set share = var('max_quarantine_share') | string -%}
     {%- if modules.re.match('^(0(\.\d+)?|1(\.0+)?)$', share) is none -%}
         {{ exceptions.raise_compiler_error("var max_quarantine_share must be a share between 0 and 1"

@@ -33,7 +33,7 @@ BASE_MODELS = {
     "survey_invitations": "surveys/base_surveys__invitations.sql",
     "survey_responses": "surveys/base_surveys__responses.sql",
     "marketing_spend": "marketing/base_marketing__spend.sql",
-    "fx_rates": "reference/base_reference__fx_rates.sql",
+    "fx_rates": "reference/base_fx__rates.sql",
 }
 
 

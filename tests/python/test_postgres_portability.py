@@ -45,7 +45,7 @@ from postgres_server import dbt_env, postgres_server
 
 from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import dbt_executable
-from retention_warehouse.pg_loader import load_raw
+from retention_warehouse.pg_loader import LANDING_TABLES, load_raw
 
 pytestmark = pytest.mark.postgres
 
@@ -124,7 +124,11 @@ def test_loader_loads_every_raw_row(pg: PostgresBuild, warehouse: BuiltWarehouse
     assert pg.loaded_rows == {**warehouse.generator_manifest["rows"], "fx_rates": 0}
     _, rows = pg.query("select table_name from information_schema.tables "
                        "where table_schema = 'raw'")
-    assert {row[0] for row in rows} == set(pg.loaded_rows)
+    assert {row[0] for row in rows} == set(pg.loaded_rows) | set(LANDING_TABLES)
+    # the landing record came along: one row per batch file of the sample, one batch
+    _, landed = pg.query("select count(*), max(landing_batch) from raw._landed_files")
+    files = sum(1 for table in RAW_TABLES for _ in (warehouse.raw_dir / table.name).glob("*.csv"))
+    assert landed == [(files, 1)]
 
 
 def test_dbt_build_passes_on_postgres(pg: PostgresBuild) -> None:

@@ -21,7 +21,7 @@
         "spend_month_raw || '|' || coalesce(country_code, '') || '|' || acquisition_channel",
         ['spend_month_raw', 'country_code', 'acquisition_channel', 'currency_code', 'spend_amount_raw'],
         'cast(null as varchar)', 'spend_month_raw'),
-    ('fx_rates', 'base_reference__fx_rates', "rate_date_raw || '|' || currency_code",
+    ('fx_rates', 'base_fx__rates', "rate_date_raw || '|' || currency_code",
         ['rate_date_raw', 'currency_code', 'usd_per_unit_raw'], 'cast(null as varchar)', 'rate_date_raw'),
 ] -%}
 

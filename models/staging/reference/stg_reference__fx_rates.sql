@@ -12,7 +12,7 @@ seed_rates as (
 ),
 
 supplied_rates as (
-    select * from {{ ref('base_reference__fx_rates') }}
+    select * from {{ ref('base_fx__rates') }}
     where rejection_reason is null
 ),
 

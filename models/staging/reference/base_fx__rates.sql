@@ -6,7 +6,7 @@
 with
 
 source as (
-    select * from {{ source('reference', 'fx_rates') }}
+    select * from {{ source('fx', 'fx_rates') }}
 ),
 
 collapsed as (
