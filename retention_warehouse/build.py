@@ -1,8 +1,9 @@
 """`retention build`: the warehouse's main job.
 
-Prepares the bundled sample when it is the raw folder in use, runs ``dbt build``
-(seeds, models, snapshots, tests) and then the Great Expectations checkpoint,
-and says where the warehouse file is and how to query it.
+Prepares the bundled sample when it is the raw folder in use, runs the landing
+pre-flight (``retention_warehouse.landing``), ``dbt build`` (seeds, models,
+snapshots, tests, including the landing guards) and then the Great Expectations
+checkpoint, and says where the warehouse file is and how to query it.
 
 Every way it can fail ends in one line on stderr and a non-zero exit code: a bad
 raw folder or file (exit 2), a missing RETENTION_HASH_KEY (2), a warehouse file
@@ -14,14 +15,12 @@ own code, with the cause in one line when it is the machine's).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
-from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import (
     WarehouseLockedError,
     WarehouseUnusableError,
@@ -29,17 +28,19 @@ from retention_warehouse.dbt_runner import (
     run_dbt,
 )
 from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.landing import RawLandingError, check_raw_dir, preflight
 from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import (
     SAMPLE_CUSTOMERS,
     SAMPLE_SEED,
     Settings,
     load_settings,
+    quality_results_dir,
 )
 
+__all__ = ["RawLandingError", "check_raw_dir", "run_build"]
 
-class RawLandingError(RuntimeError):
-    """The raw landing folder is missing or unreadable."""
+DEFAULT_CURRENCY_VARIABLE = "RETENTION_DEFAULT_CURRENCY"
 
 
 def prepare_sample(settings: Settings) -> None:
@@ -56,75 +57,15 @@ def prepare_sample(settings: Settings) -> None:
         raise
 
 
-def check_raw_dir(settings: Settings) -> None:
-    """Fail with one clear message when the raw landing folder cannot be read."""
-    raw = settings.raw_dir
-    if not raw.exists():
-        raise RawLandingError(
-            f"RETENTION_RAW_DIR={raw} does not exist. Point it at a folder of raw "
-            "files (see docs/raw_data_contract.md) or unset it to use the bundled sample."
-        )
-    if not raw.is_dir():
-        raise RawLandingError(f"RETENTION_RAW_DIR={raw} is not a folder.")
-    try:
-        next(raw.iterdir(), None)
-    except PermissionError:
-        raise RawLandingError(f"RETENTION_RAW_DIR={raw} is not readable.") from None
-
-
-def file_headers(raw_dir: Path, table: str, raw_format: str) -> dict[Path, list[str]]:
-    """Each batch file of one raw table and its column names, read from the file itself."""
-    files = sorted((raw_dir / table).glob(f"*.{raw_format}"))
-    if raw_format == "parquet":
-        import duckdb
-
-        with duckdb.connect() as con:
-            return {path: [row[0] for row in con.execute(
-                "select name from parquet_schema(?) where num_children is null", [str(path)]
-            ).fetchall()] for path in files}
-    headers = {}
-    for path in files:
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                headers[path] = next(csv.reader(handle), [])
-        except UnicodeDecodeError as error:
-            raise RawLandingError(
-                f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
-                f"{error.start} of its first block). Re-export it as UTF-8; see "
-                "docs/raw_data_contract.md.") from None
-    return headers
-
-
-def check_raw_headers(settings: Settings) -> None:
-    """Fail with one message naming the file and the column when a raw file lacks one."""
-    for table in RAW_TABLES:
-        headers = file_headers(settings.raw_dir, table.name, settings.raw_format)
-        if not headers:
-            raise RawLandingError(
-                f"No {settings.raw_format} files for raw table '{table.name}' in "
-                f"{settings.raw_dir / table.name}. See docs/raw_data_contract.md.")
-        for path, columns in headers.items():
-            present = {column.strip().lower() for column in columns}
-            missing = [name for name in table.column_names if name not in present]
-            if missing:
-                raise RawLandingError(
-                    f"{path}: missing column '{missing[0]}' (its header has: "
-                    f"{', '.join(columns) or 'nothing'}). Every {table.name} file needs: "
-                    f"{', '.join(table.column_names)}. See docs/raw_data_contract.md.")
-
-
-def preflight(settings: Settings) -> None:
-    """The raw landing pre-flight, shared by ``retention build`` and ``retention refresh``.
-
-    Raises :class:`RawLandingError` with one line naming the folder, file or column.
-    """
-    check_raw_dir(settings)
-    check_raw_headers(settings)
-
-
 def dbt_vars(as_of_date: str | None) -> list[str]:
     """The ``--vars`` argument for a pinned as-of date (nothing when unpinned)."""
     return ["--vars", json.dumps({"as_of_date": as_of_date})] if as_of_date else []
+
+
+def run_preflight(settings: Settings) -> None:
+    """The landing pre-flight for this build; raises RawLandingError with one clear line."""
+    preflight(settings.raw_dir, settings.warehouse_path,
+              default_currency=bool(os.environ.get(DEFAULT_CURRENCY_VARIABLE)))
 
 
 def run_build(settings: Settings, as_of_date: str | None = None, quality: bool = True) -> int:
@@ -147,7 +88,7 @@ def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
     started = time.monotonic()
     try:
         prepare_sample(settings)
-        preflight(settings)
+        run_preflight(settings)
         resolve_hash_key(settings.raw_dir)
         ensure_writable(settings.warehouse_path)
     except (RawLandingError, HashKeyError, WarehouseLockedError,
@@ -165,7 +106,8 @@ def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
     if quality:
         from retention_warehouse.quality import run_checkpoint
 
-        report = run_checkpoint(settings.warehouse_path, settings.project_dir / "quality_results")
+        report = run_checkpoint(settings.warehouse_path,
+                                quality_results_dir(settings.warehouse_path))
         print(report.summary_text())
         if not report.success:
             print("error: the data-quality checkpoint failed.", file=sys.stderr)

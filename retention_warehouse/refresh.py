@@ -55,12 +55,12 @@ from pathlib import Path
 import duckdb
 
 from retention_warehouse import faults
-from retention_warehouse.build import RawLandingError
-from retention_warehouse.build import preflight as raw_preflight
+from retention_warehouse.build import run_preflight
 from retention_warehouse.dbt_runner import run_dbt
 from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.landing import RawLandingError, landing_cache_dir
 from retention_warehouse.pii import HashKeyError, resolve_hash_key
-from retention_warehouse.settings import Settings, load_settings
+from retention_warehouse.settings import Settings, load_settings, quality_results_dir
 from retention_warehouse.warehouse_file import (
     FileState,
     WarehouseFileError,
@@ -345,20 +345,29 @@ def dbt_paths(published: Path) -> dict[str, str]:
     return {
         "DBT_TARGET_PATH": os.environ.get("DBT_TARGET_PATH", str(folder / "target")),
         "DBT_LOG_PATH": os.environ.get("DBT_LOG_PATH", str(folder / "logs")),
+        # The landing pre-flight's UTF-8 copies live beside the published file.
+        "RETENTION_LANDING_DIR": str(landing_cache_dir(published)),
     }
 
 
-def dbt_vars(as_of_date: str | None) -> list[str]:
-    """The ``--vars`` argument pinning the as-of date (nothing when unpinned)."""
-    return ["--vars", json.dumps({"as_of_date": as_of_date})] if as_of_date else []
+def dbt_vars(as_of_date: str | None, landing_date: str | None = None) -> list[str]:
+    """The ``--vars`` argument pinning the as-of date and the landing day (when known).
+
+    ``landing_date`` is the refresh's --through date: files this refresh lands are
+    recorded as landed that day, so a row dated after it is future_dated.
+    """
+    values = {"as_of_date": as_of_date, "landing_date": landing_date}
+    values = {key: value for key, value in values.items() if value}
+    return ["--vars", json.dumps(values)] if values else []
 
 
 def check_freshness(staged_settings: Settings, as_of_date: str | None, target_dir: Path,
-                    env: dict[str, str]) -> dict[str, str]:
+                    env: dict[str, str], landing_date: str | None = None) -> dict[str, str]:
     """Run ``dbt source freshness``; return each source's status (pass, warn, error)."""
     output = target_dir / "sources.json"
     result = run_dbt(staged_settings, ["source", "freshness", "--output", str(output),
-                                       *dbt_vars(as_of_date)], extra_env=env, capture=True)
+                                       *dbt_vars(as_of_date, landing_date)],
+                     extra_env=env, capture=True)
     if not output.exists():
         raise RefreshError("dbt source freshness did not run:\n" + result.stdout[-3000:])
     statuses = {}
@@ -367,11 +376,14 @@ def check_freshness(staged_settings: Settings, as_of_date: str | None, target_di
     return statuses
 
 
-def audit_quality(staged: Path, project_dir: Path) -> None:
-    """The Great Expectations checkpoint on the staged warehouse; raise when it fails."""
+def audit_quality(staged: Path, results_dir: Path) -> None:
+    """The Great Expectations checkpoint on the staged warehouse; raise when it fails.
+
+    Results go beside the published warehouse (``<published>.quality/``).
+    """
     from retention_warehouse.quality import run_checkpoint
 
-    report = run_checkpoint(staged, project_dir / "quality_results")
+    report = run_checkpoint(staged, results_dir)
     print(report.summary_text())
     if not report.success:
         raise RefreshError("the data-quality checkpoint failed on the refreshed warehouse")
@@ -458,9 +470,10 @@ def staged_warehouse(settings: Settings, full_refresh: bool = False) -> Iterator
         print(f"refresh: warning: {describe_os_error(error, 'recording the refresh state')}")
 
 
-def build_args(mode: str, as_of_date: str | None) -> list[str]:
+def build_args(mode: str, as_of_date: str | None, landing_date: str | None = None) -> list[str]:
     """``dbt build`` arguments for a full or incremental refresh."""
-    return ["build", *(["--full-refresh"] if mode == "full" else []), *dbt_vars(as_of_date)]
+    return ["build", *(["--full-refresh"] if mode == "full" else []),
+            *dbt_vars(as_of_date, landing_date)]
 
 
 def dbt_build_fault_hook() -> Callable[[str, subprocess.Popen], None]:
@@ -480,7 +493,7 @@ def check_inputs(settings: Settings) -> None:
     if not any(settings.raw_dir.glob("transactions/*")):
         raise RefreshInputError(f"No raw transaction files in {settings.raw_dir}/transactions.")
     try:
-        raw_preflight(settings)
+        run_preflight(settings)
         resolve_hash_key(settings.raw_dir)
     except (RawLandingError, HashKeyError) as error:
         raise RefreshInputError(str(error)) from None
@@ -491,6 +504,7 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
     faults.check_configuration()
     published = settings.warehouse_path
     as_of = (options.through - timedelta(days=1)).isoformat() if options.through else None
+    landed_on = options.through.isoformat() if options.through else None
     result = RefreshResult(published=published, mode="", as_of_date=as_of)
     started = time.monotonic()
     with refresh_lock(published):
@@ -509,7 +523,8 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
                   f"as-of date {as_of or 'last loaded'}")
             step = time.monotonic()
             result.freshness = check_freshness(staged.settings, as_of,
-                                               staged.settings.warehouse_path.parent, staged.env)
+                                               staged.settings.warehouse_path.parent, staged.env,
+                                               landed_on)
             stale = {k: v for k, v in result.freshness.items() if v != "pass"}
             for source, status in sorted(stale.items()):
                 print(f"refresh: source freshness {status}: {source}")
@@ -518,8 +533,8 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             result.seconds["freshness"] = time.monotonic() - step
 
             step = time.monotonic()
-            build = run_dbt(staged.settings, build_args(staged.mode, as_of), extra_env=staged.env,
-                            on_line=dbt_build_fault_hook())
+            build = run_dbt(staged.settings, build_args(staged.mode, as_of, landed_on),
+                            extra_env=staged.env, on_line=dbt_build_fault_hook())
             result.seconds["dbt_build"] = time.monotonic() - step
             if build.returncode != 0:
                 cause = describe_dbt_failure(build.stdout, staged.settings.warehouse_path,
@@ -528,7 +543,7 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
                                    "dbt build failed on the staged copy (see the messages above)")
             if options.quality:
                 step = time.monotonic()
-                audit_quality(staged.settings.warehouse_path, settings.project_dir)
+                audit_quality(staged.settings.warehouse_path, quality_results_dir(published))
                 result.seconds["quality"] = time.monotonic() - step
         result.seconds["total"] = time.monotonic() - started
         return result

@@ -99,7 +99,9 @@ def expected_people(
     frame = pd.DataFrame(index=people.index)
     frame["customer_key"] = [customer_key(customer_id, params.hash_key)
                              for customer_id in people.index]
-    frame["region"] = people["country_code"].map(regions)
+    # A country the seed does not list (or none, e.g. customers derived from the ledger)
+    # is region unknown (docs/metric_decisions.md).
+    frame["region"] = people["country_code"].map(regions).fillna("unknown")
     frame["acquisition_channel"] = people["acquisition_channel"]
     frame["signup_date"] = people["signup_date"]
     frame["orders"] = by_customer.size().reindex(people.index).fillna(0).astype("int64")

@@ -50,6 +50,7 @@ final as (
         referrers.survivor_customer_id as referred_by_customer_id,
         clean.has_marketing_consent,
         clean.is_test_account,
+        clean.is_derived as is_derived_from_transactions,
         erasures.customer_id is not null as is_erased,
         erasures.erasure_requested_at,
         clean.updated_at

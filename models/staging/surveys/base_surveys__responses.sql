@@ -72,14 +72,17 @@ erasure_applied as (
 
 typed as (
     select
+        {{ has_blank_required_field('survey_responses') }}
+            as has_blank_required_field,
         nullif(trim(response_id), '') as response_id,
         nullif(trim(invitation_id), '') as invitation_id,
         nullif(trim(score), '') as score_raw,
-        {{ cast_or_null('trim(score)', 'integer') }} as score,
+        {{ parse_integer("nullif(trim(score), '')") }} as score,
         nullif(trim(comment), '') as comment,  -- noqa: RF04
         nullif(lower(trim(exit_reason_code)), '') as exit_reason_code,
         nullif(trim(responded_at), '') as responded_at_raw,
-        {{ parse_timestamp_utc('trim(responded_at)') }} as responded_at,
+        {{ parse_timestamp_utc("nullif(trim(responded_at), '')") }}
+            as responded_at,
         source_file,
         collapsed_copies
     from erasure_applied
@@ -94,11 +97,7 @@ row_checked as (
         coalesce(invitations.is_test_account, false) as is_test_account,
         exit_reasons.reason_category as exit_reason_category,
         case
-            when
-                typed.response_id is null
-                or typed.invitation_id is null
-                or typed.responded_at_raw is null
-                then 'missing_required_field'
+            when typed.has_blank_required_field then 'missing_required_field'
             when typed.responded_at is null then 'unparseable_date'
             when invitations.invitation_id is null then 'unknown_invitation'
             when
