@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -401,28 +404,35 @@ class Built:
     out: Path
     db: Path
     import_output: str
-    build: object
+    build: subprocess.CompletedProcess[str]
+
+
+class Builds:
+    """Each fixture imported by the command line and built by ``retention build``, once, when
+    a test first asks for it (``-k shopify`` builds only that one)."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory, self.done = factory, {}
+
+    def __getitem__(self, fmt: str) -> Built:
+        if fmt not in self.done:
+            extra = GENERIC_FIXTURE_ARGS if fmt == "generic" else []
+            root = self.factory.mktemp(fmt)
+            out = root / "landing"
+            imported = subprocess.run(
+                [sys.executable, "-m", "retention_warehouse.cli", "import", fmt,
+                 str(FIXTURES / f"{fmt}.csv"), "--out", str(out), *extra], cwd=PROJECT_DIR,
+                env={**os.environ, "RETENTION_HASH_KEY": TEST_HASH_KEY}, capture_output=True,
+                text=True, check=False)
+            assert imported.returncode == 0, imported.stderr
+            build = retention_build(root, out, "--skip-quality")
+            self.done[fmt] = Built(out, root / "warehouse.duckdb", imported.stdout, build)
+        return self.done[fmt]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
-    """Each fixture imported by the command line and built by ``retention build``."""
-    import subprocess
-    import sys
-
-    result = {}
-    for fmt, extra in (("generic", GENERIC_FIXTURE_ARGS), ("shopify", []), ("stripe", [])):
-        root = tmp_path_factory.mktemp(fmt)
-        out = root / "landing"
-        imported = subprocess.run(
-            [sys.executable, "-m", "retention_warehouse.cli", "import", fmt,
-             str(FIXTURES / f"{fmt}.csv"), "--out", str(out), *extra], cwd=PROJECT_DIR,
-            env={**__import__("os").environ, "RETENTION_HASH_KEY": TEST_HASH_KEY},
-            capture_output=True, text=True, check=False)
-        assert imported.returncode == 0, imported.stderr
-        build = retention_build(root, out, "--skip-quality")
-        result[fmt] = Built(out, root / "warehouse.duckdb", imported.stdout, build)
-    return result
+def built(tmp_path_factory: pytest.TempPathFactory) -> Builds:
+    return Builds(tmp_path_factory)
 
 
 def orders(db: Path) -> dict[str, tuple]:
@@ -451,7 +461,7 @@ def key(customer_id: str) -> str:
 D = Decimal
 
 
-def test_generic_fixture_builds_to_the_hand_worked_marts(built: dict[str, Built]) -> None:
+def test_generic_fixture_builds_to_the_hand_worked_marts(built: Builds) -> None:
     """generic.csv by hand (times are UTC: the format has no %z):
     R1 = 20.00 + 15.50 (1 + 2 items); R2 40.00 refunded 10.00 -> 30.00; R3 25.00; R4 60.00
     refunded in full -> net 0, not a purchase; R5 12.345 has three decimals: quarantined
@@ -481,7 +491,7 @@ def test_generic_fixture_builds_to_the_hand_worked_marts(built: dict[str, Built]
         run.import_output
 
 
-def test_shopify_fixture_builds_to_the_hand_worked_marts(built: dict[str, Built]) -> None:
+def test_shopify_fixture_builds_to_the_hand_worked_marts(built: Builds) -> None:
     """shopify.csv by hand (Created at converted to UTC): #1001 Sat 2025-05-02 12:00 UTC, 20.00
     refunded in full -> no purchase; #1002 2025-05-10 13:00, 25.00 after the 2.00 discount,
     3 items; #1003 2025-05-31 22:30 -0400 = 2025-06-01 02:30 UTC: a June order; #1004
@@ -515,7 +525,7 @@ def test_shopify_fixture_builds_to_the_hand_worked_marts(built: dict[str, Built]
     assert query(run.db, f"select count(*) from {QUARANTINE}") == [(0,)]
 
 
-def test_stripe_fixture_builds_to_the_hand_worked_marts(built: dict[str, Built]) -> None:
+def test_stripe_fixture_builds_to_the_hand_worked_marts(built: Builds) -> None:
     """stripe.csv by hand: ch_3Pq1 60.00 (May, cus_A new); ch_3Pq3 80.00 - 30.00 = 50.00
     and the guest's ch_3Pq4 20.00 (June, cus_B and the guest new); ch_3Pq5 45.50 refunded in
     full -> no purchase; ch_3Pq7 30.00 (July). The failed, uncaptured and test-mode charges
