@@ -257,7 +257,9 @@
         {%- do gone.append(path) -%}
     {%- endfor -%}
 
-    {#- 3. Headers of new files: the first line of each CSV, the schema of each Parquet file. -#}
+    {#- 3. Headers of new files: the first line of each CSV, the schema of each Parquet file.
+        `parallel = false`: a parallel scan of a large file (with preserve_insertion_order
+        off, as the profile sets it) can return a row from a later block under `limit 1`. -#}
     {%- set new_csv = new_files | rejectattr('kind', 'equalto', 'parquet') | list -%}
     {%- set new_parquet = new_files | selectattr('kind', 'equalto', 'parquet') | list -%}
     {%- if new_csv -%}
@@ -266,7 +268,8 @@
             {%- do parts.append("select " ~ loop.index ~ " as file_number, first_line from ("
                 ~ "select first_line from read_csv(" ~ sql_string(file.read_path)
                 ~ ", header = false, auto_detect = false, columns = {'first_line': 'VARCHAR'},"
-                ~ " delim = chr(31), quote = '', escape = '', ignore_errors = true, encoding = '"
+                ~ " delim = chr(31), quote = '', escape = '', ignore_errors = true,"
+                ~ " parallel = false, encoding = '"
                 ~ file.read_encoding ~ "', compression = '"
                 ~ ('gzip' if file.read_kind == 'csv_gzip' else 'none') ~ "') limit 1)") -%}
         {%- endfor -%}
