@@ -75,7 +75,7 @@ class ValueModel:
                     "fit_message": None,
                 })
         frame = pd.DataFrame(rows, columns=[*PARAMETER_COLUMNS, "fit_message"])
-        return frame.astype({"iterations": "Int64", "fit_message": object})
+        return frame.astype({"iterations": "Int64", "fit_message": "string"})
 
 
 def failed_parameter_rows(message: str, time_unit: str, as_of_date: object,
@@ -95,7 +95,8 @@ def failed_parameter_rows(message: str, time_unit: str, as_of_date: object,
     frame = pd.DataFrame(rows, columns=[*PARAMETER_COLUMNS, "fit_message"])
     return frame.astype({"parameter_value": float, "standard_error": float,
                          "log_likelihood": float, "iterations": "Int64",
-                         "gradient_norm": float, "days_per_unit": float})
+                         "gradient_norm": float, "days_per_unit": float,
+                         "fit_message": "string"})
 
 
 def _in_units(histories: pd.DataFrame, time_unit: str

@@ -11,7 +11,7 @@ fitted as (
 
 -- A failed fit writes the same message on each of its rows.
 failures as (
-    select max(fit_message) as message
+    select max(cast(fit_message as {{ dbt.type_string() }})) as message
     from fitted
     where not is_converged
 ),
