@@ -23,13 +23,15 @@
 {%- endmacro %}
 
 {#- Engines without in-process Python models: no rows, the same columns (an
-    aliased subquery: PostgreSQL requires the alias). -#}
+    aliased subquery with a FROM: PostgreSQL requires the alias, and not every
+    engine takes WHERE without FROM). -#}
 {% macro default__customer_predictions_relation() -%}
     (
         select
             cast(null as {{ dbt.type_string() }}) as customer_id,
             cast(null as {{ type_double() }}) as p_alive,
             cast(null as {{ type_double() }}) as predicted_clv_12m
+        from (select 1 as placeholder) as one_row
         where 1 = 0
     ) as no_predictions
 {%- endmacro %}
