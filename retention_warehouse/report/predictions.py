@@ -95,11 +95,11 @@ def calibration_charts(result: HoldoutResult | str, holdout_days: int) -> list[C
         {
             "id": "holdout_by_frequency", "kind": "bars",
             "title": f"Holdout check: predicted vs actual purchases, last {holdout_days} days",
-            "definition": "BG/NBD fitted on the purchases up to the cut-off (as-of − "
-                          f"{holdout_days} days); per customer, expected purchase days in the "
-                          "window after (conditional expectation) against the purchase days "
-                          "they had, averaged by repeat purchase days before the cut-off."
-                          + note,
+            "definition": "BG/NBD fitted on the purchases up to the cut-off = as-of − "
+                          f"{holdout_days} days. Predicted = a customer's expected purchase days "
+                          "in the window after the cut-off (conditional expectation); actual = "
+                          "the purchase days they had; both averaged by repeat purchase days "
+                          "before the cut-off." + note,
             "source": "marts.fct_orders, marts.dim_customers (retention predict-check)",
             "x": list(buckets["bucket"]),
             "series": [
