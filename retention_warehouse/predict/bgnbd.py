@@ -19,6 +19,27 @@ Equation numbers are the paper's:
 The Gaussian hypergeometric function 2F1 in (7) and (10) is evaluated after
 Euler's transformation 2F1(A, B; C; z) = (1 - z)^(C - A - B) 2F1(C - A, C - B; C; z),
 which keeps it well conditioned for customers with many purchases.
+
+**Homogeneous drop-out.** When every customer drops out with about the same
+probability, the likelihood keeps rising as a and b grow together (the Beta
+distribution of p collapses onto its mean a / (a + b)) and has its supremum at
+a = b = infinity: the BG/NBD with one drop-out probability p for everyone, the
+limit of the same equations:
+
+* L = Gamma(r + x) alpha^r / Gamma(r) * [(1 - p)^x (alpha + T)^-(r + x)
+      + delta(x > 0) p (1 - p)^(x - 1) (alpha + t_x)^-(r + x)]   (A2 -> (1 - p)^x,
+  a / (b + x - 1) -> p / (1 - p));
+* P(alive) = 1 / (1 + delta(x > 0) p / (1 - p) ((alpha + T) / (alpha + t_x))^(r + x));
+* E[Y(t) | x, t_x, T] = P(alive) (1 - ((alpha + T) / (alpha + T + p t))^(r + x)) / p
+  (given alive and lambda, a geometric number of purchases follows at rate lambda
+  until drop-out: expected (1 - exp(-lambda p t)) / p, with lambda ~ Gamma(r + x,
+  alpha + T));
+* E[X(t)] = (1 - (alpha / (alpha + p t))^r) / p.
+
+:func:`fit` detects the ridge (a and b a thousand times their start, the
+likelihood flat only along log a + log b) and then fits (r, alpha, p) directly;
+the result has a = b = inf and ``mean_p`` = p. ``mean_p`` = a / (a + b), the mean
+drop-out probability, is reported for every fit.
 """
 
 from __future__ import annotations
@@ -26,9 +47,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from retention_warehouse.predict.mle import FitError, FitResult, maximise
+from retention_warehouse.predict.mle import FitError, FitResult, Limit, maximise
 
 NAMES = ("r", "alpha", "a", "b")
+REPORTED = (*NAMES, "mean_p")  # mean_p = a / (a + b), derived
+# a and b growing together: the Beta distribution of p collapses onto a / (a + b).
+DROPOUT_LIMIT = Limit(direction=(0.0, 0.0, 2 ** -0.5, 2 ** -0.5), indices=(2, 3),
+                      threshold=1e3,
+                      description="homogeneous drop-out: the likelihood rises as a and b grow "
+                                  "together, so every customer has one drop-out probability p "
+                                  "(a = b = infinity, p = mean_p)")
 
 
 def log_likelihood_terms(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
@@ -120,12 +148,61 @@ class Likelihood:
         return float(ll / n), gradient
 
 
+class HomogeneousLikelihood:
+    """The mean limit likelihood with one drop-out probability p (module docstring), and
+    its gradient with respect to theta = (log r, log alpha, logit p)."""
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
+        self.general = Likelihood(x, t_x, T)
+        self.total_x = float(x.sum())
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """(mean log L, gradient)."""
+        g = self.general
+        r, alpha = np.exp(theta[:2])
+        p = float(expit(theta[2]))
+        n, ux, wx = g.customers, g.unique_x, g.weight_x
+        log_alpha_T = np.log(alpha + g.unique_T)
+        stock_T = r * g.weight_T + g.x_weight_T
+        ll = (wx @ gammaln(r + ux) + n * (-gammaln(r) + r * np.log(alpha))
+              + self.total_x * np.log1p(-p) - stock_T @ log_alpha_T)
+        d_r = wx @ digamma(r + ux) + n * (-digamma(r) + np.log(alpha)) \
+            - g.weight_T @ log_alpha_T
+        d_alpha = n * r / alpha - stock_T @ (1.0 / (alpha + g.unique_T))
+        d_logit = -self.total_x * p
+        if len(g.repeat_x):
+            x = g.repeat_x
+            gap = log_alpha_T[g.repeat_T_index] - np.log(alpha + g.unique_tx)[g.repeat_tx_index]
+            d = np.log(p) - np.log1p(-p) + (r + x) * gap
+            alive = expit(-d)
+            with np.errstate(divide="ignore"):
+                ll += np.where(alive > 0, -np.log(alive), d).sum()
+            dead = 1.0 - alive
+            inverse_T = (1.0 / (alpha + g.unique_T))[g.repeat_T_index]
+            inverse_tx = (1.0 / (alpha + g.unique_tx))[g.repeat_tx_index]
+            d_r += np.einsum("i,i->", dead, gap)
+            d_alpha += np.einsum("i,i,i->", dead, r + x, inverse_T - inverse_tx)
+            d_logit += dead.sum()  # d D / d logit p = 1
+        gradient = np.array([d_r * r, d_alpha * alpha, d_logit]) / n
+        return float(ll / n), gradient
+
+
+def homogeneous_log_likelihood_terms(r: float, alpha: float, p: float, x: np.ndarray,
+                                     t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-customer log L of the homogeneous limit, written out plainly (for tests)."""
+    first = (1 - p) ** x * (alpha + T) ** -(r + x)
+    second = np.where(x > 0, p * (1 - p) ** np.maximum(x - 1, 0) * (alpha + t_x) ** -(r + x), 0)
+    return gammaln(r + x) - gammaln(r) + r * np.log(alpha) + np.log(first + second)
+
+
 def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> FitResult:
-    """Maximum likelihood estimates of (r, alpha, a, b) from equation (6).
+    """Maximum likelihood estimates of (r, alpha, a, b) from equation (6), and mean_p.
 
     The search starts at r = a = b = 1 and alpha = the mean T, so that it runs
     the same way whatever the time unit (alpha scales with the unit, the rest do
-    not). Raises :class:`FitError` when the data cannot be fitted.
+    not). When the likelihood rises along the drop-out limit (module docstring),
+    the limit model is fitted and returned with a = b = inf. Raises
+    :class:`FitError` when the data cannot be fitted.
     """
     x = np.asarray(x, dtype=float)
     t_x = np.asarray(t_x, dtype=float)
@@ -138,7 +215,48 @@ def fit(x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> FitResult:
                        "(t_x = 0 when x = 0)")
     mean_T = float(T.mean()) if T.mean() > 0 else 1.0
     start = np.log(np.array([1.0, mean_T, 1.0, 1.0]))
-    return maximise("BG/NBD", NAMES, Likelihood(x, t_x, T), start, customers, customers)
+    general = maximise("BG/NBD", NAMES, Likelihood(x, t_x, T), start, customers, customers,
+                       limit=DROPOUT_LIMIT)
+    if general.at_limit:
+        return _fit_homogeneous(x, t_x, T, general)
+    r, alpha, a, b = general.values
+    mean_p = a / (a + b)
+    # delta method: d mean_p / d(log a, log b) = mean_p (1 - mean_p) (1, -1)
+    covariance = np.asarray(general.covariance)
+    gradient = np.array([0.0, 0.0, 1.0, -1.0]) * mean_p * (1 - mean_p)
+    mean_p_error = float(np.sqrt(max(gradient @ covariance @ gradient, 0.0)))
+    return FitResult(model=general.model, names=REPORTED, values=(*general.values, mean_p),
+                     log_likelihood=general.log_likelihood, customers=customers,
+                     iterations=general.iterations, gradient_norm=general.gradient_norm,
+                     converged=True, standard_errors=(*general.standard_errors, mean_p_error),
+                     covariance=general.covariance)
+
+
+def _fit_homogeneous(x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                     general: FitResult) -> FitResult:
+    """Fit the limit model (r, alpha, p), starting where the general fit stopped."""
+    r, alpha, a, b = general.values
+    p = a / (a + b)
+    start = np.array([np.log(r), np.log(alpha), np.log(p) - np.log1p(-p)])
+    limit = maximise("BG/NBD (homogeneous drop-out)", ("r", "alpha", "mean_p"),
+                     HomogeneousLikelihood(x, t_x, T), start, len(x), len(x),
+                     transforms=("log", "log", "logit"))
+    if limit.log_likelihood < general.log_likelihood - 1e-6 * abs(general.log_likelihood):
+        raise FitError("BG/NBD fit did not converge: the likelihood rose along the "
+                       "homogeneous drop-out limit, but the limit model fits worse")
+    r, alpha, p = limit.values
+    error_r, error_alpha, error_p = limit.standard_errors
+    return FitResult(model=general.model, names=REPORTED,
+                     values=(r, alpha, np.inf, np.inf, p), log_likelihood=limit.log_likelihood,
+                     customers=len(x), iterations=general.iterations + limit.iterations,
+                     gradient_norm=limit.gradient_norm, converged=True,
+                     standard_errors=(error_r, error_alpha, np.nan, np.nan, error_p),
+                     covariance=limit.covariance, at_limit=True, note=DROPOUT_LIMIT.description)
+
+
+def _homogeneous(params: dict[str, float]) -> bool:
+    """True for the homogeneous drop-out limit (a = b = inf)."""
+    return not np.isfinite(params["a"])
 
 
 def _euler_term(a_: np.ndarray | float, b_: np.ndarray | float, c: np.ndarray | float,
@@ -152,6 +270,9 @@ def expected_purchases_new(params: dict[str, float], t: np.ndarray | float) -> n
     2F1(r, b; a + b - 1; t / (alpha + t))]."""
     r, alpha, a, b = (params[name] for name in NAMES)
     t = np.asarray(t, dtype=float)
+    if _homogeneous(params):
+        p = params["mean_p"]
+        return (1.0 - (alpha / (alpha + p * t)) ** r) / p
     z = t / (alpha + t)
     return (a + b - 1.0) / (a - 1.0) * (1.0 - _euler_term(r, b, a + b - 1.0, z))
 
@@ -165,8 +286,11 @@ def probability_alive(params: dict[str, float], x: np.ndarray, t_x: np.ndarray,
     t_x = np.asarray(t_x, dtype=float)
     T = np.asarray(T, dtype=float)
     repeat = x > 0
-    b_x = np.where(repeat, b + x - 1.0, 1.0)
-    d = np.log(a) - np.log(b_x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+    if _homogeneous(params):  # a / (b + x - 1) -> p / (1 - p)
+        log_odds = np.log(params["mean_p"]) - np.log1p(-params["mean_p"])
+    else:
+        log_odds = np.log(a) - np.log(np.where(repeat, b + x - 1.0, 1.0))
+    d = log_odds + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
     return np.where(repeat, expit(-d), 1.0)
 
 
@@ -184,6 +308,10 @@ def conditional_expected_purchases(params: dict[str, float], t: np.ndarray | flo
     x = np.asarray(x, dtype=float)
     T = np.asarray(T, dtype=float)
     t = np.asarray(t, dtype=float)
+    if _homogeneous(params):
+        p = params["mean_p"]
+        bracket = 1.0 - np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + p * t)))
+        return bracket / p * probability_alive(params, x, t_x, T)
     z = t / (alpha + T + t)
     bracket = 1.0 - _euler_term(r + x, b + x, a + b + x - 1.0, z)
     return (a + b + x - 1.0) / (a - 1.0) * bracket * probability_alive(params, x, t_x, T)
@@ -211,5 +339,5 @@ def probability_purchase_in(params: dict[str, float], t: np.ndarray | float, x: 
 
 def check_prediction_params(params: dict[str, float]) -> None:
     """Fail clearly when a fitted BG/NBD cannot predict (a = 1 makes (7) and (10) 0/0)."""
-    if abs(params["a"] - 1.0) < 1e-9:
+    if np.isfinite(params["a"]) and abs(params["a"] - 1.0) < 1e-9:
         raise FitError("BG/NBD: a = 1 exactly; equations (7) and (10) are undefined")

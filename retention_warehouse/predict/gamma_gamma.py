@@ -26,9 +26,15 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from retention_warehouse.predict.mle import FitError, FitResult, maximise
+from retention_warehouse.predict.mle import FitError, FitResult, Limit, maximise
 
 NAMES = ("p", "q", "v")
+# q and v growing together: nu ~ Gamma(q, v) collapses onto q / v, every customer has the
+# same mean spend; the expected value stays finite (p v / (q - 1) -> p / (q / v)).
+SPEND_LIMIT = Limit(direction=(0.0, 2 ** -0.5, 2 ** -0.5), indices=(1, 2), threshold=1e3,
+                    description="homogeneous spend: the likelihood rises as q and v grow "
+                                "together (every customer has the same mean spend); q and v "
+                                "are where the search stopped, their ratio holds")
 
 
 def log_likelihood_terms(params: np.ndarray, x: np.ndarray, m: np.ndarray
@@ -99,7 +105,8 @@ def fit(x: np.ndarray, m: np.ndarray) -> FitResult:
     # Start at p = 1, q = 2 and the v that makes the population mean p v / (q - 1)
     # equal to the mean observed value (v scales with the currency, p and q do not).
     start = np.log(np.array([1.0, 2.0, float(m.mean())]))
-    result = maximise("Gamma-Gamma", NAMES, Likelihood(x, m), start, len(x), len(x))
+    result = maximise("Gamma-Gamma", NAMES, Likelihood(x, m), start, len(x), len(x),
+                      limit=SPEND_LIMIT)
     if result.params["q"] <= 1.0:
         raise FitError(f"Gamma-Gamma fit gives q = {result.params['q']:.3g} <= 1: the "
                        "population mean spend is infinite, so no expected value can be given")

@@ -39,7 +39,7 @@ PREDICTION_COLUMNS = ("p_alive", "expected_purchases_90d", "expected_purchases_3
 PARAMETER_COLUMNS = ("parameter_key", "model_name", "parameter_name", "parameter_value",
                      "standard_error", "log_likelihood", "is_converged", "iterations",
                      "gradient_norm", "customers_fitted", "time_unit", "days_per_unit",
-                     "as_of_date")
+                     "as_of_date", "fit_note")
 
 
 def days_per_unit(time_unit: str) -> float:
@@ -67,15 +67,20 @@ class ValueModel:
                                           strict=True):
                 rows.append({
                     "parameter_key": f"{model_name}.{name}", "model_name": model_name,
-                    "parameter_name": name, "parameter_value": value, "standard_error": error,
+                    "parameter_name": name,
+                    # a = b = infinity (homogeneous drop-out) is NULL, explained by fit_note
+                    "parameter_value": value if np.isfinite(value) else None,
+                    "standard_error": error if np.isfinite(error) else None,
                     "log_likelihood": fit.log_likelihood, "is_converged": fit.converged,
                     "iterations": fit.iterations, "gradient_norm": fit.gradient_norm,
                     "customers_fitted": fit.customers, "time_unit": self.time_unit,
                     "days_per_unit": days_per_unit(self.time_unit), "as_of_date": as_of_date,
-                    "fit_message": None,
+                    "fit_note": fit.note, "fit_message": None,
                 })
         frame = pd.DataFrame(rows, columns=[*PARAMETER_COLUMNS, "fit_message"])
-        return frame.astype({"iterations": "Int64", "fit_message": "string"})
+        return frame.astype({"parameter_value": float, "standard_error": float,
+                             "iterations": "Int64", "fit_note": "string",
+                             "fit_message": "string"})
 
 
 def failed_parameter_rows(message: str, time_unit: str, as_of_date: object,
@@ -89,14 +94,15 @@ def failed_parameter_rows(message: str, time_unit: str, as_of_date: object,
              "log_likelihood": None, "is_converged": False, "iterations": None,
              "gradient_norm": None, "customers_fitted": customers, "time_unit": time_unit,
              "days_per_unit": DAYS_PER_UNIT.get(time_unit), "as_of_date": as_of_date,
-             "fit_message": message}
-            for model_name, names in (("bg_nbd", bgnbd.NAMES), ("gamma_gamma", gamma_gamma.NAMES))
+             "fit_note": None, "fit_message": message}
+            for model_name, names in (("bg_nbd", bgnbd.REPORTED),
+                                      ("gamma_gamma", gamma_gamma.NAMES))
             for name in names]
     frame = pd.DataFrame(rows, columns=[*PARAMETER_COLUMNS, "fit_message"])
     return frame.astype({"parameter_value": float, "standard_error": float,
                          "log_likelihood": float, "iterations": "Int64",
                          "gradient_norm": float, "days_per_unit": float,
-                         "fit_message": "string"})
+                         "fit_note": "string", "fit_message": "string"})
 
 
 def _in_units(histories: pd.DataFrame, time_unit: str
@@ -136,6 +142,9 @@ def model_from_rows(rows: pd.DataFrame) -> tuple[dict[str, float], dict[str, flo
     missing = {"bg_nbd", "gamma_gamma"} - set(params)
     if missing:
         raise FitError(f"fitted parameters missing for {', '.join(sorted(missing))}")
+    bg = params["bg_nbd"]
+    if np.isnan(bg.get("a", 0.0)) and np.isnan(bg.get("b", 0.0)):
+        bg["a"] = bg["b"] = np.inf  # homogeneous drop-out: stored as NULL (see fit_note)
     units = set(rows["time_unit"])
     if len(units) != 1:
         raise FitError(f"fitted parameters disagree on the time unit: {sorted(units)}")

@@ -79,8 +79,9 @@ def _segment(rules: pd.DataFrame, recency: int, frequency: int, monetary: int) -
 def expected_predictions(histories: pd.DataFrame, value_model: pd.DataFrame) -> pd.DataFrame:
     """The histories with P(alive) and the expected order value from the fitted parameters.
 
-    P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)), 0 for
-    a closed account; E[M] = p (v + x m_x) / (p x + q - 1). Times in the fit's unit.
+    P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)), with
+    a / (b + x - 1) = mean_p / (1 - mean_p) at the homogeneous drop-out limit (a, b NULL);
+    0 for a closed account. E[M] = p (v + x m_x) / (p x + q - 1). Times in the fit's unit.
     """
     params = dict(zip(value_model["parameter_key"], value_model["parameter_value"],
                       strict=True))
@@ -90,8 +91,12 @@ def expected_predictions(histories: pd.DataFrame, value_model: pd.DataFrame) -> 
     x = histories["frequency"].to_numpy(float)
     t_x = histories["recency_days"].to_numpy(float) / unit
     T = histories["age_days"].to_numpy(float) / unit
-    odds = np.where(x > 0, a / np.where(x > 0, b + x - 1, 1.0)
-                    * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
+    if pd.isna(a) and pd.isna(b):
+        mean_p = params["bg_nbd.mean_p"]
+        dropout_odds = np.full(len(x), mean_p / (1 - mean_p))
+    else:
+        dropout_odds = a / np.where(x > 0, b + x - 1, 1.0)
+    odds = np.where(x > 0, dropout_odds * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
     closed = histories["is_closed"].to_numpy(bool)
     m = np.nan_to_num(histories["monetary_value"].to_numpy(float))
     return histories.assign(p_alive=np.where(closed, 0.0, 1.0 / (1.0 + odds)),

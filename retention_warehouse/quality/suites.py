@@ -241,9 +241,9 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
         "fct_customer_value_model": ("parameter_key", [
             *_unique_key("parameter_key"),
             gxe.ExpectColumnValuesToBeInSet(column="parameter_key", value_set=[
-                "bg_nbd.r", "bg_nbd.alpha", "bg_nbd.a", "bg_nbd.b", "gamma_gamma.p",
-                "gamma_gamma.q", "gamma_gamma.v"]),
-            gxe.ExpectTableRowCountToEqual(value=7),
+                "bg_nbd.r", "bg_nbd.alpha", "bg_nbd.a", "bg_nbd.b", "bg_nbd.mean_p",
+                "gamma_gamma.p", "gamma_gamma.q", "gamma_gamma.v"]),
+            gxe.ExpectTableRowCountToEqual(value=8),
             gxe.ExpectColumnValuesToBeInSet(column="is_converged", value_set=[True]),
             gxe.ExpectColumnValuesToBeBetween(column="parameter_value", min_value=0,
                                               strict_min=True),

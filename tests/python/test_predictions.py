@@ -283,13 +283,17 @@ def _sql_calibration(warehouse: BuiltWarehouse, cutoff: date) -> pd.DataFrame:
             select before.*, coalesce(after.actual, 0) as actual,
                 before.customer_key in (select customer_key from closed) as is_closed
             from before left join after using (customer_key)
+            order by before.customer_key
         """, [cutoff, cutoff, cutoff, cutoff]).df()
 
 
 def test_predict_check_on_the_warehouse(warehouse: BuiltWarehouse) -> None:
     """`retention predict-check --holdout-days 120`: the customers and actual purchase days
     it reports equal a SQL recount; the predicted total equals lifetimes' conditional
-    expectation (own fit on SQL calibration histories) within 0.1 %."""
+    expectation on calibration histories computed in SQL, at the parameters fitted to those
+    histories (the fit itself is checked against lifetimes' on the whole history above;
+    lifetimes' own optimiser is not used here because it can stop with a precision-loss
+    error on these histories)."""
     result = subprocess.run([str(RETENTION), "predict-check", "--db", str(warehouse.db_path),
                              "--holdout-days", "120"], capture_output=True, text=True,
                             check=False)
@@ -303,12 +307,15 @@ def test_predict_check_on_the_warehouse(warehouse: BuiltWarehouse) -> None:
     assert int(customers.replace(",", "")) == len(calibration)
     assert int(actual.replace(",", "")) == int(calibration["actual"].sum())
     beta_geo, _ = lifetimes_fitters()
+    from retention_warehouse.predict import bgnbd
+
     x, t_x, T = calibration["x"], calibration["t_x"] / 7, calibration["age"] / 7
-    model = beta_geo().fit(x, t_x, T)
+    model = beta_geo()
+    model.params_ = pd.Series(bgnbd.fit(x, t_x, T).params)[["r", "alpha", "a", "b"]]
     expected = np.where(calibration["is_closed"], 0.0,
                         model.conditional_expected_number_of_purchases_up_to_time(
                             120 / 7, x, t_x, T))
-    assert math.isclose(float(predicted.replace(",", "")), float(expected.sum()), rel_tol=1e-3)
+    assert math.isclose(float(predicted.replace(",", "")), float(expected.sum()), rel_tol=1e-4)
     assert f"fitted on purchases up to {cutoff}" in result.stdout
     assert "P(alive) at the cut-off against buying again" in result.stdout
 

@@ -275,3 +275,93 @@ def test_gamma_gamma_fit_that_cannot_converge_raises_a_clear_error() -> None:
         gamma_gamma.fit(np.zeros(4), np.full(4, np.nan))
     with pytest.raises(FitError, match="did not converge"):
         gamma_gamma.fit(np.array([1.0, 1.0]), np.array([10.0, 12.0]))
+
+
+def test_mean_p_is_reported_with_its_standard_error(cdnow_fit) -> None:  # noqa: ANN001
+    """mean_p = a / (a + b), the mean drop-out probability, with a delta-method error."""
+    params = cdnow_fit.params
+    assert math.isclose(params["mean_p"], params["a"] / (params["a"] + params["b"]),
+                        rel_tol=1e-12)
+    errors = dict(zip(cdnow_fit.names, cdnow_fit.standard_errors, strict=True))
+    assert 0 < errors["mean_p"] < params["mean_p"] and not cdnow_fit.at_limit
+
+
+def simulate_homogeneous(customers: int, r: float, alpha: float, p: float,
+                         seed: int = 3) -> pd.DataFrame:
+    """BG/NBD histories (days) where every customer has the same drop-out probability p."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(r, 1 / alpha, customers) / 7  # purchases per day
+    age = rng.integers(30, 1000, customers).astype(float)
+    x = np.zeros(customers, dtype=int)
+    last = np.zeros(customers)
+    clock = np.zeros(customers)
+    alive = np.ones(customers, dtype=bool)
+    while alive.any():
+        clock = clock + rng.exponential(1 / np.maximum(rate, 1e-12))
+        bought = alive & (clock <= age)
+        x += bought
+        last = np.where(bought, clock, last)
+        alive = bought & (rng.random(customers) > p)
+    recency = np.floor(last)
+    x = np.where(recency == 0, 0, x)
+    return pd.DataFrame({"frequency": x, "recency_days": recency.astype(int),
+                         "age_days": age.astype(int),
+                         "monetary_value": np.where(x > 0, rng.gamma(6, 8, customers), np.nan)})
+
+
+def test_homogeneous_dropout_fits_the_limit_model() -> None:
+    """Data where everybody drops out with p = 0.05: the likelihood rises as a and b grow
+    together, so the fit is the limit model (a = b = inf) and recovers p, r and alpha."""
+    histories = simulate_homogeneous(20_000, r=1.5, alpha=6.0, p=0.05)
+    fitted = fit_value_model(histories, "week").bgnbd
+    assert fitted.at_limit and fitted.note and "homogeneous drop-out" in fitted.note
+    params = fitted.params
+    assert math.isinf(params["a"]) and math.isinf(params["b"])
+    assert math.isclose(params["mean_p"], 0.05, rel_tol=0.15)
+    assert math.isclose(params["r"], 1.5, rel_tol=0.15)
+    assert math.isclose(params["alpha"], 6.0, rel_tol=0.2)
+    errors = dict(zip(fitted.names, fitted.standard_errors, strict=True))
+    assert math.isnan(errors["a"]) and math.isnan(errors["b"]) and errors["mean_p"] > 0
+    predictions = predict_customers(histories, params,
+                                    fit_value_model(histories).gamma_gamma.params, "week", 0.01)
+    assert np.isfinite(predictions.to_numpy()).all()
+
+
+def test_limit_likelihood_and_predictions_are_the_limits_of_the_paper() -> None:
+    """With a = k p, b = k (1 - p) and k = 1e8, equation (6) and P(alive) equal the
+    homogeneous formulas; the grouped limit likelihood equals its plain form and its
+    gradient a finite difference; E[Y(t)] of the limit equals the posterior integral
+    P(alive) * integral of (1 - exp(-lambda p t)) / p over lambda ~ Gamma(r + x, alpha + T)."""
+    from scipy.integrate import quad
+    from scipy.stats import gamma as gamma_distribution
+
+    r, alpha, p = 1.3, 4.0, 0.07
+    x = np.array([0.0, 1.0, 3.0, 8.0, 20.0])
+    t_x = np.array([0.0, 2.0, 10.0, 30.0, 40.0])
+    T = np.array([5.0, 12.0, 40.0, 45.0, 52.0])
+    k = 1e8
+    general, _ = bgnbd.log_likelihood_terms(np.array([r, alpha, k * p, k * (1 - p)]), x, t_x, T)
+    limit = bgnbd.homogeneous_log_likelihood_terms(r, alpha, p, x, t_x, T)
+    assert np.allclose(general, limit, rtol=1e-6)
+    fast = bgnbd.HomogeneousLikelihood(x, t_x, T)
+    theta = np.array([np.log(r), np.log(alpha), np.log(p / (1 - p))])
+    value, gradient = fast(theta)
+    assert math.isclose(value, limit.mean(), rel_tol=1e-12)
+
+    def mean_limit(t: np.ndarray) -> float:
+        return bgnbd.homogeneous_log_likelihood_terms(
+            np.exp(t[0]), np.exp(t[1]), 1 / (1 + np.exp(-t[2])), x, t_x, T).mean()
+
+    assert np.allclose(gradient, _numeric_gradient(mean_limit, theta), rtol=1e-5, atol=1e-8)
+    at_limit = {"r": r, "alpha": alpha, "a": np.inf, "b": np.inf, "mean_p": p}
+    finite = {"r": r, "alpha": alpha, "a": k * p, "b": k * (1 - p), "mean_p": p}
+    alive = bgnbd.probability_alive(at_limit, x, t_x, T)
+    assert np.allclose(alive, bgnbd.probability_alive(finite, x, t_x, T), rtol=1e-6)
+    expected = bgnbd.conditional_expected_purchases(at_limit, 26.0, x, t_x, T)
+    def integrand(lam: float, posterior) -> float:  # noqa: ANN001 - a frozen distribution
+        return (1 - np.exp(-lam * p * 26.0)) / p * posterior.pdf(lam)
+
+    for i in range(len(x)):
+        posterior = gamma_distribution(r + x[i], scale=1 / (alpha + T[i]))
+        integral, _ = quad(integrand, 0, np.inf, args=(posterior,))
+        assert math.isclose(expected[i], alive[i] * integral, rel_tol=1e-7), i

@@ -30,7 +30,8 @@ final as (
         fitted.customers_fitted,
         fitted.time_unit,
         fitted.days_per_unit,
-        fitted.as_of_date
+        fitted.as_of_date,
+        fitted.fit_note
     from fitted
     cross join failures
     where

@@ -23,7 +23,8 @@ final as (
         customers_fitted,
         time_unit,
         days_per_unit,
-        cast(as_of_date as date) as as_of_date
+        cast(as_of_date as date) as as_of_date,
+        fit_note
     from parameters
 )
 
