@@ -340,3 +340,21 @@ def test_predict_check_without_a_warehouse(tmp_path: Path) -> None:
                             check=False)
     assert result.returncode == 1 and "retention build" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({"clv_time_unit": "fortnight"}, "var clv_time_unit must be day, week or month, got "
+                                     "'fortnight'"),
+    ({"clv_monthly_discount_rate": -0.1}, "var clv_monthly_discount_rate must be a number "
+                                          "from 0 up to (not including) 1"),
+])
+def test_bad_prediction_vars_stop_the_run_with_one_line(warehouse: BuiltWarehouse,
+                                                        tmp_path: Path, variables: dict,
+                                                        message: str) -> None:
+    """An unknown time unit or an impossible discount rate stops dbt at the start."""
+    env = _warehouse_copy(warehouse, tmp_path)
+    result = warehouse.dbt("run", "--select", "int_as_of_dates_resolved",
+                           "--vars", json.dumps(variables), env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and message in output, output[-2000:]
+    assert "Traceback" not in output
