@@ -17,10 +17,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from retention_warehouse.failures import first_line
 from retention_warehouse.predict.holdout import HoldoutResult, holdout_check, render_text
 from retention_warehouse.predict.mle import FitError
 from retention_warehouse.predict.value_model import DAYS_PER_UNIT
 from retention_warehouse.settings import load_settings
+from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
 
 DEFAULT_HOLDOUT_DAYS = 180
 
@@ -46,12 +48,16 @@ def warehouse_purchases(db_path: Path) -> tuple[pd.DataFrame, pd.Timestamp, pd.S
         raise CheckError(f"no warehouse file at {db_path}: run `retention build` first or "
                          "pass --db PATH")
     try:
-        with duckdb.connect(str(db_path), read_only=True) as con:
+        connection = open_read_only(db_path)
+    except WarehouseFileError as error:
+        raise CheckError(str(error)) from None
+    try:
+        with connection as con:
             purchases = con.execute(PURCHASES_SQL).df()
             [(as_of,)] = con.execute("select max(as_of_date) from marts.dim_customers").fetchall()
             closed = con.execute(CLOSED_SQL).df().set_index("customer")["closed_date"]
     except duckdb.Error as error:
-        raise CheckError(f"cannot read the marts of {db_path} ({error}); run "
+        raise CheckError(f"cannot read the marts of {db_path} ({first_line(str(error))}); run "
                          "`retention build` first") from None
     if as_of is None:
         raise CheckError(f"the marts in {db_path} are empty: build the warehouse first")

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from retention_warehouse.failures import first_line
 from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
 
 Chart = dict[str, Any]
@@ -373,7 +374,8 @@ def load_report(db_path: Path, holdout_days: int = DEFAULT_HOLDOUT_DAYS) -> Repo
             *calibration_charts(run_holdout(con, as_of_text, holdout_days), holdout_days),
         ]
     except duckdb.CatalogException as error:
-        raise ReportError(f"{db_path} lacks a mart the report reads ({error}); "
+        raise ReportError(f"{db_path} lacks a mart the report reads "
+                          f"({first_line(str(error))}); "
                           "run `retention build` first") from error
     finally:
         con.close()

@@ -18,6 +18,7 @@ How the predictions themselves are validated (docs/predictions.md):
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import shutil
@@ -33,15 +34,17 @@ import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse
 from oracle import build_model, compute_customer_predictions
 
+from retention_warehouse.pii import resolve_hash_key
+
 RETENTION = Path(sys.executable).with_name("retention")
 PREDICTION_MODELS = ("int_value_models_fitted", "int_value_models_checked",
                      "int_customers_predicted", "fct_customer_predictions",
                      "fct_customer_value_model")
 
 
-def customer_key(customer_id: str) -> str:
-    """The marts' key: SHA-256 (hex) of the customer id."""
-    return hashlib.sha256(customer_id.encode("utf-8")).hexdigest()
+def customer_key(customer_id: str, key: str) -> str:
+    """The marts' key: HMAC-SHA256 (hex) of the customer id, keyed with the build's key."""
+    return hmac.new(key.encode("utf-8"), customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def lifetimes_fitters():  # noqa: ANN201
@@ -57,7 +60,8 @@ def histories(warehouse: BuiltWarehouse) -> pd.DataFrame:
     """The oracle's customer histories (from the raw files), in weeks, by customer_key."""
     model = build_model(warehouse.raw_dir, PROJECT_DIR / "seeds", None)
     frame = compute_customer_predictions(model)
-    frame.index = [customer_key(c) for c in frame["customer_id"]]
+    key = resolve_hash_key(warehouse.raw_dir)
+    frame.index = [customer_key(c, key) for c in frame["customer_id"]]
     return frame.assign(x=frame["frequency"].astype(float),
                         t_x=frame["recency_days"].astype(float) / 7,
                         T=frame["age_days"].astype(float) / 7,
@@ -358,3 +362,86 @@ def test_bad_prediction_vars_stop_the_run_with_one_line(warehouse: BuiltWarehous
     output = result.stdout + result.stderr
     assert result.returncode != 0 and message in output, output[-2000:]
     assert "Traceback" not in output
+
+
+class _Relation:
+    """What dbt.ref returns in a dbt-duckdb Python model: something with .df()."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def df(self) -> pd.DataFrame:  # noqa: D102 - dbt-duckdb's name
+        return self.frame
+
+
+class _Dbt:
+    """The parts of the ``dbt`` object int_value_models_fitted uses."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
+        self.frames = frames
+        self.config = self  # dbt.config(...) and dbt.config.meta_get(...)
+
+    def __call__(self, **_: object) -> None:
+        return None
+
+    def meta_get(self, name: str) -> str:
+        assert name == "clv_time_unit"
+        return "week"
+
+    def ref(self, name: str) -> _Relation:
+        return _Relation(self.frames[name])
+
+
+def _fitted_model():  # noqa: ANN202 - the model function
+    """models/intermediate/predictions/int_value_models_fitted.py, loaded as dbt would."""
+    import importlib.util
+
+    path = PROJECT_DIR / "models" / "intermediate" / "predictions" / "int_value_models_fitted.py"
+    spec = importlib.util.spec_from_file_location("int_value_models_fitted", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.model
+
+
+HISTORY_COLUMNS = ["customer_id", "frequency", "recency_days", "age_days", "monetary_value"]
+
+
+@pytest.mark.parametrize(("as_of", "message"), [
+    (None, "Value models not fitted: there is no as-of date (no clean transaction was "
+           "landed). See docs/predictions.md."),
+    (date(2024, 1, 31), "Value models not fitted at as-of date 2024-01-31: there is no "
+                        "customer with a purchase on or before the as-of date. See "
+                        "docs/predictions.md."),
+])
+def test_an_empty_warehouse_gives_failed_rows_with_the_reason(as_of: date | None,
+                                                              message: str) -> None:
+    """Nothing landed (no as-of date) or nobody bought by the as-of date: the Python model
+    writes no estimate, is_converged false and the reason on every row (which
+    int_value_models_checked turns into the build's one failing line), never an exception."""
+    frames = {"int_as_of_dates_resolved": pd.DataFrame({"as_of_date": [as_of]}),
+              "int_customers_rfm_scored": pd.DataFrame(columns=HISTORY_COLUMNS)}
+    rows = _fitted_model()(_Dbt(frames), None)
+    assert len(rows) == 8  # r, alpha, a, b, mean_p; p, q, v
+    assert not rows["is_converged"].any() and rows["parameter_value"].isna().all()
+    assert set(rows["fit_message"]) == {message}
+    assert (rows["customers_fitted"] == 0).all()
+
+
+@pytest.mark.parametrize("command", ["predict-check", "report"])
+def test_commands_on_a_partial_warehouse_say_so_in_one_line(tmp_path: Path,
+                                                            command: str) -> None:
+    """A warehouse file without the marts (a build that stopped early): exit 1, one line
+    naming the missing table, no traceback, no DuckDB caret lines."""
+    import duckdb
+
+    db = tmp_path / "partial.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema marts; create table marts.dim_data_sources (x int)")
+    extra = ["--out", str(tmp_path / "r.html")] if command == "report" else []
+    result = subprocess.run([str(RETENTION), command, "--db", str(db), *extra],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0] and "retention build" in lines[0], (
+        result.stderr)
+    assert "Traceback" not in result.stderr

@@ -19,16 +19,22 @@ def model(dbt, session):
 
     dbt.config(materialized="table")
     time_unit = dbt.config.meta_get("clv_time_unit")
-    as_of_dates = dbt.ref("int_as_of_dates_resolved").df()
-    as_of = pd.Timestamp(as_of_dates["as_of_date"].iloc[0]).date()
+    # dbt finds refs only in plain call chains (dbt.ref(...).df()), not through a subscript.
+    resolved = dbt.ref("int_as_of_dates_resolved").df()
+    as_of_dates = resolved["as_of_date"].dropna()
+    # No as-of date (no clean transaction; the landing guards normally stop the build first)
+    as_of = pd.Timestamp(as_of_dates.iloc[0]).date() if len(as_of_dates) else None
     histories = dbt.ref("int_customers_rfm_scored").df()
     histories = histories.sort_values("customer_id", ignore_index=True)
     try:
+        if as_of is None:
+            raise FitError("there is no as-of date (no clean transaction was landed)")
         if histories.empty:
             raise FitError("there is no customer with a purchase on or before the as-of date")
         rows = fit_value_model(histories, time_unit).parameter_rows(as_of)
     except FitError as error:
-        message = (f"Value models not fitted at as-of date {as_of}: {error}. "
+        when = f" at as-of date {as_of}" if as_of is not None else ""
+        message = (f"Value models not fitted{when}: {error}. "
                    "See docs/predictions.md.")
         rows = failed_parameter_rows(message, time_unit, as_of, len(histories))
     return rows
