@@ -82,7 +82,11 @@ def expected_predictions(histories: pd.DataFrame, value_model: pd.DataFrame) -> 
     P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)), with
     a / (b + x - 1) = mean_p / (1 - mean_p) at the homogeneous drop-out limit (a, b NULL);
     0 for a closed account. E[M] = p (v + x m_x) / (p x + q - 1). Times in the fit's unit.
+    Without fitted parameters (an emptied or partial warehouse) both are NaN: the
+    comparisons then report the missing rows instead of the checkpoint crashing.
     """
+    if value_model.empty:
+        return histories.assign(p_alive=np.nan, expected_average_order_value=np.nan)
     params = dict(zip(value_model["parameter_key"], value_model["parameter_value"],
                       strict=True))
     unit = float(value_model["days_per_unit"].iloc[0])
