@@ -74,7 +74,8 @@ def build_suites(warehouse_path: Path) -> list[SuiteSpec]:
                                              expected.by_mart[spec.mart]))
               for spec in COMPARISONS]
     tier_names = list(frames.inputs["tiers"]["tier_name"])
-    structure = structure_expectations(expected.by_mart, tier_names)
+    rfm_segments = list(frames.inputs["rfm_rules"]["segment_name"])
+    structure = structure_expectations(expected.by_mart, tier_names, rfm_segments)
     for mart, (key, expectations) in structure.items():
         suites.append(SuiteSpec(name=f"{mart}__structure", frame=frames.marts[mart], key=key,
                                 expectations=expectations))

@@ -11,6 +11,10 @@ from retention_warehouse.quality.expected_churn import expected_churn_reasons
 from retention_warehouse.quality.expected_cohorts import expected_cohorts
 from retention_warehouse.quality.expected_customers import customer_base
 from retention_warehouse.quality.expected_periods import States, expected_kpis
+from retention_warehouse.quality.expected_predictions import (
+    expected_histories,
+    expected_predictions,
+)
 from retention_warehouse.quality.expected_tiers import expected_tiers
 from retention_warehouse.quality.expected_value import (
     expected_current_view,
@@ -48,10 +52,17 @@ def compute_expected(frames: WarehouseFrames) -> ExpectedFrames:
     booked = zip(base.orders["net_revenue"], base.orders["is_purchase"], strict=True)
     orders = base.orders.assign(  # revenue is booked for purchases only
         net_revenue=[revenue if purchase else Decimal(0) for revenue, purchase in booked])
+    predictions = expected_predictions(expected_histories(base, inputs["rfm_rules"]),
+                                       frames.marts["fct_customer_value_model"])
+    current = expected_current_view(base, tiers, states, long_flags)
+    by_key = predictions.set_index("customer_key")
+    current["rfm_segment"] = current["customer_key"].map(by_key["rfm_segment"])
+    current["p_alive"] = current["customer_key"].map(by_key["p_alive"])
     return ExpectedFrames(
         by_mart={
             "fct_orders": orders,
-            "dim_customers": expected_current_view(base, tiers, states, long_flags),
+            "dim_customers": current,
+            "fct_customer_predictions": predictions,
             "fct_retention_kpis": kpis,
             "fct_cohort_retention": expected_cohorts(base),
             "fct_churn_reasons": expected_churn_reasons(base, states, long_flags, kpis,

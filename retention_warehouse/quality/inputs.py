@@ -4,7 +4,9 @@ Two kinds of frames come out: the *inputs* the expected values are computed
 from (staging models and reference seeds, i.e. cleaned raw data before any
 metric logic) and the *marts* under test. The marts are never used to compute
 an expected value; the only value read from them is the as-of date, a run
-parameter (``var as_of_date``), which is itself checked against the data.
+parameter (``var as_of_date``), which is itself checked against the data, and the
+fitted value-model parameters (``fct_customer_value_model``), run parameters too,
+validated by the tests (expected_predictions.py).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ MART_TABLES = (
     "fct_customer_lifetime_value",
     "fct_customer_tiers",
     "fct_lifetime_value_segments",
+    "fct_customer_predictions",
+    "fct_customer_value_model",
 )
 
 STAGING_QUERIES = {
@@ -45,6 +49,7 @@ STAGING_QUERIES = {
     "spend": "select * from staging.stg_marketing__spend",
     "regions": "select * from reference.country_regions",
     "tiers": "select * from reference.loyalty_tiers order by tier_rank",
+    "rfm_rules": "select * from reference.rfm_segments order by rule_order",
 }
 
 # Money columns kept exact (as Decimal) for the expected-value arithmetic.

@@ -31,8 +31,16 @@ COMPARISONS = (
         mart="dim_customers", keys=("customer_key",),
         exact=("region", "acquisition_channel", "signup_date", "is_lead", "first_purchase_date",
                "last_purchase_date", "orders", "closed_date", "days_since_last_purchase",
-               "current_tier", "lifecycle_segment", "current_status"),
+               "current_tier", "lifecycle_segment", "current_status", "rfm_segment"),
         money=("net_revenue", "trailing_12m_net_revenue"),
+        rates=("p_alive",),
+    ),
+    Comparison(
+        mart="fct_customer_predictions", keys=("customer_key",),
+        exact=("first_purchase_date", "last_purchase_date", "frequency", "recency_days",
+               "age_days", "days_since_last_purchase", "is_closed", "recency_score",
+               "frequency_score", "monetary_score", "rfm_segment"),
+        rates=("monetary_value", "p_alive", "expected_average_order_value"),
     ),
     Comparison(
         mart="fct_retention_kpis", keys=("period_start", "segment_type", "segment_value"),
@@ -142,8 +150,8 @@ def _row_count(expected: pd.DataFrame) -> gxe.Expectation:
         value=len(expected), meta={"check": "row count equals the independently expected count"})
 
 
-def structure_expectations(expected: dict[str, pd.DataFrame],
-                           tier_names: list[str]) -> dict[str, tuple[str, list]]:
+def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[str],
+                           rfm_segments: list[str]) -> dict[str, tuple[str, list]]:
     """Per mart: its key column and its structural expectations."""
     statuses = ["active", "at_risk", "churned", "reactivated", "closed", "lead"]
     counts_kpis = ["customers_at_start", "customers_at_end", "new_customers",
@@ -155,6 +163,9 @@ def structure_expectations(expected: dict[str, pd.DataFrame],
                                             value_set=["one_time", "repeat", "vip", "lead"]),
             gxe.ExpectColumnValuesToBeInSet(column="current_status", value_set=statuses),
             gxe.ExpectColumnValuesToBeInSet(column="current_tier", value_set=tier_names),
+            gxe.ExpectColumnValuesToBeInSet(column="rfm_segment", value_set=rfm_segments),
+            gxe.ExpectColumnValuesToBeBetween(column="p_alive", min_value=0, max_value=1),
+            *_at_least(0, "predicted_clv_12m"),
             _not_below("last_purchase_date", "first_purchase_date"),
             *_at_least(0, "orders", "days_since_last_purchase", "net_revenue"),
         ]),
@@ -212,6 +223,29 @@ def structure_expectations(expected: dict[str, pd.DataFrame],
                 column="tier_change", value_set=["new", "upgrade", "downgrade", "same"]),
             *_at_least(0, "trailing_12m_net_revenue"),
             gxe.ExpectColumnValuesToBeBetween(column="spend_to_next_tier", min_value=0,
+                                              strict_min=True),
+        ]),
+        "fct_customer_predictions": ("customer_key", [
+            *_unique_key("customer_key"), _row_count(expected["fct_customer_predictions"]),
+            gxe.ExpectColumnValuesToBeBetween(column="p_alive", min_value=0, max_value=1),
+            *_at_least(0, "expected_purchases_90d", "expected_average_order_value",
+                       "predicted_clv_12m"),
+            _not_below("expected_purchases_365d", "expected_purchases_90d"),
+            _not_below("expected_revenue_12m", "predicted_clv_12m"),
+            *[gxe.ExpectColumnValuesToBeInSet(column=f"{name}_score", value_set=[1, 2, 3, 4, 5])
+              for name in ("recency", "frequency", "monetary")],
+            gxe.ExpectColumnValuesToBeInSet(column="rfm_segment", value_set=rfm_segments),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=column) for column in (
+                "p_alive", "expected_purchases_365d", "predicted_clv_12m", "rfm_segment")],
+        ]),
+        "fct_customer_value_model": ("parameter_key", [
+            *_unique_key("parameter_key"),
+            gxe.ExpectColumnValuesToBeInSet(column="parameter_key", value_set=[
+                "bg_nbd.r", "bg_nbd.alpha", "bg_nbd.a", "bg_nbd.b", "bg_nbd.mean_p",
+                "gamma_gamma.p", "gamma_gamma.q", "gamma_gamma.v"]),
+            gxe.ExpectTableRowCountToEqual(value=8),
+            gxe.ExpectColumnValuesToBeInSet(column="is_converged", value_set=[True]),
+            gxe.ExpectColumnValuesToBeBetween(column="parameter_value", min_value=0,
                                               strict_min=True),
         ]),
         "fct_lifetime_value_segments": ("segment_id", [

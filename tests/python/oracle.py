@@ -13,7 +13,7 @@ How to compare it with the dbt marts (``tests/python/test_oracle_matches_marts.p
 
     from oracle import COMPARE_SPECS, compare_frames, compute_oracle
 
-    expected = compute_oracle(raw_dir, seeds_dir, as_of=None)   # dict of 6 DataFrames
+    expected = compute_oracle(raw_dir, seeds_dir, as_of=None)   # dict of 7 DataFrames
     for table, spec in COMPARE_SPECS.items():
         actual = duckdb_con.sql(f"select * from marts.{table}").df()
         # fct_customer_lifetime_value / fct_customer_tiers expose customer_key (a hash)
@@ -359,6 +359,8 @@ class Seeds:
     reason_category: dict[str, str]
     reason_categories: tuple[str, ...]
     region_of_country: dict[str, str]
+    # seed rfm_segments: (rule_order, segment, r_min, r_max, f_min, f_max, m_min, m_max)
+    rfm_rules: tuple[tuple[int, str, int, int, int, int, int, int], ...] = ()
     minor_units: dict[str, int] = field(default_factory=dict)
     max_carry_days: int = FX_MAX_CARRY_DAYS
 
@@ -451,6 +453,13 @@ def load_seeds(seeds_dir: Path) -> Seeds:
     regions = {
         row["country_code"].strip(): row["region"].strip() for row in read("country_regions")
     }
+    score_columns = ("min_recency_score", "max_recency_score", "min_frequency_score",
+                     "max_frequency_score", "min_monetary_score", "max_monetary_score")
+    rfm_rules = sorted(
+        (int(row["rule_order"]), row["segment_name"].strip(),
+         *(int(row[column]) for column in score_columns))
+        for row in read("rfm_segments")
+    )
     minor = {row["currency_code"].strip(): int(row["minor_units"])
              for row in read("currency_minor_units")}
     return Seeds(
@@ -460,6 +469,7 @@ def load_seeds(seeds_dir: Path) -> Seeds:
         reason_category=reasons,
         reason_categories=tuple(ordered),
         region_of_country=regions,
+        rfm_rules=tuple(rfm_rules),
         minor_units=minor,
     )
 
@@ -1428,6 +1438,57 @@ def compute_churn_reasons(model: Model, churn_days: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
+def _rfm_scores(goodness: list[Any]) -> list[int]:
+    """1 + floor(5 x (customers strictly worse) / n) per customer; higher goodness is better."""
+    ordered = sorted(goodness)
+    n = len(goodness)
+    return [1 + (5 * bisect.bisect_left(ordered, value)) // n for value in goodness]
+
+
+def compute_customer_predictions(model: Model) -> pd.DataFrame:
+    """fct_customer_predictions, the part that is not a model estimate: one row per customer
+    with the purchase history (docs/metric_decisions.md, "Predictions") and the RFM scores
+    and segment. The estimates (p_alive, expected purchases, CLV) are checked against the
+    `lifetimes` package in test_predictions.py, on these histories."""
+    rows = []
+    for cid, c in model.customers.items():
+        day_revenue: dict[date, Decimal] = defaultdict(Decimal)
+        for p in c.purchases:
+            day_revenue[p.on] += p.net_revenue
+        days = sorted(day_revenue)
+        frequency = len(days) - 1
+        repeat_revenue = sum((day_revenue[d] for d in days[1:]), Decimal(0))
+        rows.append({
+            "customer_id": cid,
+            "as_of_date": model.as_of,
+            "first_purchase_date": days[0],
+            "last_purchase_date": days[-1],
+            "frequency": frequency,
+            "recency_days": (days[-1] - days[0]).days,
+            "age_days": (model.as_of - days[0]).days,
+            "days_since_last_purchase": (model.as_of - days[-1]).days,
+            "monetary_value": float(repeat_revenue) / frequency if frequency else None,
+            "is_closed": c.closure_date is not None,
+        })
+    recency = _rfm_scores([-row["days_since_last_purchase"] for row in rows])
+    frequency = _rfm_scores([row["frequency"] for row in rows])
+    # No repeat purchase ranks below every monetary value.
+    monetary = _rfm_scores([(0, 0.0) if row["monetary_value"] is None
+                            else (1, row["monetary_value"]) for row in rows])
+    for row, r, f, m in zip(rows, recency, frequency, monetary, strict=True):
+        row["recency_score"], row["frequency_score"], row["monetary_score"] = r, f, m
+        row["rfm_segment"] = next(
+            (segment for _, segment, r_lo, r_hi, f_lo, f_hi, m_lo, m_hi in model.seeds.rfm_rules
+             if r_lo <= r <= r_hi and f_lo <= f <= f_hi and m_lo <= m <= m_hi), None)
+    columns = [
+        "customer_id", "as_of_date", "first_purchase_date", "last_purchase_date", "frequency",
+        "recency_days", "age_days", "days_since_last_purchase", "monetary_value", "is_closed",
+        "recency_score", "frequency_score", "monetary_score", "rfm_segment",
+    ]
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    return frame.sort_values("customer_id").reset_index(drop=True)
+
+
 def compute_oracle(
     raw_dir: Path,
     seeds_dir: Path,
@@ -1436,12 +1497,13 @@ def compute_oracle(
     at_risk_days: int = 90,
     landing: Landing | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Recompute the six marts from the raw files and seeds.
+    """Recompute the marts from the raw files and seeds.
 
     Returns a dict keyed by mart name: ``fct_retention_kpis``, ``fct_cohort_retention``,
     ``fct_customer_lifetime_value``, ``fct_lifetime_value_segments``,
-    ``fct_customer_tiers``, ``fct_churn_reasons``. Customers are identified by their
-    surviving CRM ``customer_id``.
+    ``fct_customer_tiers``, ``fct_churn_reasons`` and ``fct_customer_predictions``
+    (histories and RFM only). Customers are identified by their surviving CRM
+    ``customer_id``.
     """
     if churn_inactivity_days < 31:
         raise ValueError(
@@ -1461,6 +1523,7 @@ def compute_oracle(
         ),
         "fct_customer_tiers": compute_customer_tiers(tiers),
         "fct_churn_reasons": compute_churn_reasons(model, churn_inactivity_days),
+        "fct_customer_predictions": compute_customer_predictions(model),
     }
 
 
@@ -1524,6 +1587,15 @@ COMPARE_SPECS: dict[str, dict[str, Sequence[str]]] = {
         "rate_cols": ["share_of_churned_pct"],
         "count_cols": ["churned_customers", "customers_in_category"],
         "exact_cols": [],
+    },
+    "fct_customer_predictions": {
+        "keys": ["customer_id"],
+        "money_cols": [],
+        "rate_cols": ["monetary_value"],
+        "count_cols": ["frequency", "recency_days", "age_days", "days_since_last_purchase",
+                       "recency_score", "frequency_score", "monetary_score"],
+        "exact_cols": ["as_of_date", "first_purchase_date", "last_purchase_date", "is_closed",
+                       "rfm_segment"],
     },
 }
 

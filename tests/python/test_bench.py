@@ -140,7 +140,10 @@ def test_floors_and_peer_did_the_work(bench: BenchRun) -> None:
     manifest = json.loads((bench.workspace / "kept" / "manifest.json").read_text())
     built = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"
              and node["config"]["materialized"] in ("table", "view", "incremental")]
-    assert case["floor_b"]["models"] == len(built)
+    python = [node for node in built if node["language"] == "python"]  # kept, no SQL to time
+    assert len(python) == 2
+    assert case["floor_b"]["models"] == len(built) - len(python)
+    assert case["floor_b"]["python_models"] == len(python)
     assert case["peer"]["orders"] > 0 and case["peer"]["kpi_months"] >= 30
     assert case["data"]["day_rows"] > 0
 

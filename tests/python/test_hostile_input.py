@@ -489,6 +489,13 @@ def test_transactions_only_builds_with_retention_build(ledger: Ledger) -> None:
     [(customers, regions)] = query(ledger.clean_db, "select count(*), string_agg(distinct "
                                                     "region, ',') from marts.dim_customers")
     assert customers == len({row[1] for row in cdnow_rows()}) and regions == "unknown"
+    # the value models fit on the ledger alone: every buyer derived from it has predictions
+    [(buyers, predicted, segmented)] = query(
+        ledger.clean_db, "select count(*), count(p_alive), count(rfm_segment) "
+                         "from marts.dim_customers where not is_lead")
+    assert buyers > 0 and predicted == segmented == buyers
+    assert query(ledger.clean_db, "select bool_and(is_converged) "
+                                  "from marts.fct_customer_value_model") == [(True,)]
     absent = dict(query(ledger.clean_db, "select source_table, effect_when_absent from "
                                          "marts.dim_data_sources where not is_landed"))
     assert set(absent) == {"crm_customers", "crm_account_events", "survey_invitations",

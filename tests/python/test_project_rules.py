@@ -116,6 +116,14 @@ def test_analyses_compile_and_answer(warehouse, analysis: str) -> None:
             [(at_risk,)] = con.execute("select count(*) from marts.dim_customers "
                                        "where current_status = 'at_risk'").fetchall()
             assert len(rows) == at_risk > 0
+            # Ranked by value at risk = predicted CLV x (1 - P(alive)), recomputed here;
+            # ties (P(alive) = 1 without a repeat purchase: no value at risk) by revenue.
+            expected = con.execute(
+                "select customer_key from marts.dim_customers where current_status = 'at_risk' "
+                "order by predicted_clv_12m * (1 - p_alive) desc, trailing_12m_net_revenue desc, "
+                "net_revenue desc, customer_key").fetchall()
+            assert [row[0] for row in rows] == [key for (key,) in expected]
+            assert rows[0][-2] == max(row[-2] for row in rows) > 0  # value_at_risk_12m
         else:
             assert {row[1] for row in rows} >= {"region", "acquisition_channel", "exit_reason"}
 

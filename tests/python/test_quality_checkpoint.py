@@ -67,6 +67,13 @@ CORRUPTIONS = {
         "fct_cohort_retention__vs_expected: expect_column_pair_values_to_be_equal("
         "active_customers, active_customers__expected)",
     ),
+    "P(alive) of one customer": (
+        "update marts.fct_customer_predictions set p_alive = p_alive / 2 "
+        "where customer_key = (select min(customer_key) from marts.fct_customer_predictions "
+        "where p_alive > 0.2 and frequency > 0)",
+        "fct_customer_predictions__vs_expected: expect_column_values_to_be_between("
+        "p_alive__error)",
+    ),
     "last purchase before first": (
         "update marts.dim_customers set last_purchase_date = first_purchase_date - 1 "
         "where customer_key = (select min(customer_key) from marts.dim_customers "
