@@ -150,3 +150,92 @@ def test_no_tracked_file_points_outside_the_project() -> None:
                       if pattern.search(line)]
     assert offenders == []
     assert (PROJECT_DIR / "docs" / "metrics.md").is_file()
+
+
+MACRO_DEFINITION = re.compile(r"\{%-?\s*(macro|test)\s+(\w+)\s*\(")
+
+
+def macro_signatures(folder: Path) -> dict[str, tuple[str, list[str]]]:
+    """Every macro defined under ``folder``: name -> (file, argument names in order).
+
+    A generic test ``{% test name(...) %}`` is the macro ``test_name``, as dbt names it.
+    """
+    found: dict[str, tuple[str, list[str]]] = {}
+    for path in sorted(folder.rglob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        for match in MACRO_DEFINITION.finditer(text):
+            kind, name = match.groups()
+            depth, position, argument, arguments, quote = 1, match.end(), "", [], ""
+            while depth:  # the signature up to its closing parenthesis, split at top-level commas
+                char = text[position]
+                position += 1
+                if quote:
+                    quote = "" if char == quote else quote
+                elif char in "'\"":
+                    quote = char
+                elif char in "([{":
+                    depth += 1
+                elif char in ")]}":
+                    depth -= 1
+                if depth == 1 and char == "," and not quote:
+                    arguments.append(argument)
+                    argument = ""
+                elif depth:
+                    argument += char
+            arguments.append(argument)
+            names = [a.split("=", 1)[0].strip() for a in arguments if a.strip()]
+            full_name = f"test_{name}" if kind == "test" else name
+            assert full_name not in found, f"{full_name} is defined twice"
+            found[full_name] = (str(path.relative_to(folder.parent)), names)
+    return found
+
+
+def macro_documentation_problems(macro_dir: Path, yaml_path: Path) -> list[str]:
+    """What ``_macros.yml`` lacks: macros without an entry, entries without a macro, and
+    entries without a description or whose arguments are not the macro's (each with a type
+    and a description)."""
+    import yaml
+
+    defined = macro_signatures(macro_dir)
+    entries = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))["macros"]
+    documented = {entry["name"]: entry for entry in entries}
+    problems = [f"{name} ({defined[name][0]}): no entry in {yaml_path.name}"
+                for name in defined if name not in documented]
+    problems += [f"{name}: documented in {yaml_path.name} but defined nowhere under macros/"
+                 for name in documented if name not in defined]
+    if len(documented) != len(entries):
+        problems.append(f"{yaml_path.name}: a macro has two entries")
+    for name, entry in documented.items():
+        if name not in defined:
+            continue
+        if not str(entry.get("description") or "").strip():
+            problems.append(f"{name}: no description")
+        arguments = entry.get("arguments") or []
+        if [a.get("name") for a in arguments] != defined[name][1]:
+            problems.append(f"{name}: arguments {[a.get('name') for a in arguments]} "
+                            f"!= the signature's {defined[name][1]}")
+        problems += [f"{name}.{a.get('name')}: no type or no description" for a in arguments
+                     if not a.get("type") or not str(a.get("description") or "").strip()]
+    return problems
+
+
+def test_every_macro_is_documented_in_macros_yml(tmp_path: Path) -> None:
+    macro_dir = PROJECT_DIR / "macros"
+    yaml_path = macro_dir / "_macros.yml"
+    assert macro_documentation_problems(macro_dir, yaml_path) == []
+    # The parser found every definition (counted here without parsing signatures).
+    opened = sum(len(re.findall(r"\{%-?\s*(?:macro|test)\s", path.read_text(encoding="utf-8")))
+                 for path in macro_dir.rglob("*.sql"))
+    assert len(macro_signatures(macro_dir)) == opened > 80
+    # The check can fail: a macro without an entry, an entry for a macro that is gone, and a
+    # changed signature are each reported.
+    broken = tmp_path / "macros"
+    broken.mkdir()
+    (broken / "cast_or_null.sql").write_text(
+        "{% macro cast_or_null(expression, data_type, strict=['a', 'b']) %}{% endmacro %}\n"
+        "{% test brand_new(model, column_name) %}{% endtest %}\n", encoding="utf-8")
+    problems = macro_documentation_problems(broken, yaml_path)
+    assert "test_brand_new (macros/cast_or_null.sql): no entry in _macros.yml" in problems
+    assert "segment_rows: documented in _macros.yml but defined nowhere under macros/" in problems
+    assert ("cast_or_null: arguments ['expression', 'data_type'] != the signature's "
+            "['expression', 'data_type', 'strict']") in problems
