@@ -33,6 +33,10 @@ responses as (
     where not is_test_account
 ),
 
+survey_types as (
+    select * from {{ ref('survey_types') }}
+),
+
 -- Every aggregation below counts each row once per segment it belongs to
 -- (macros/segment_rows.sql; the segments: var period_segments).
 states_segmented as (
@@ -91,11 +95,17 @@ purchase_counts as (
 
 -- Survey KPIs count customers only: people acquired on or before the day
 -- they answered (or were invited), in the period of that day.
+-- Promoters, detractors and satisfied customers by the survey type's
+-- thresholds (seed survey_types).
 responses_stated as (
     select
         states.*,
         responses.survey_type,
-        responses.score
+        responses.score,
+        coalesce(responses.score >= survey_types.positive_min_score, false)
+            as is_positive,
+        coalesce(responses.score <= survey_types.negative_max_score, false)
+            as is_negative
     from responses
     inner join states
         on
@@ -104,6 +114,8 @@ responses_stated as (
             = states.period_start
             and responses.response_date >= states.acquisition_date
             and responses.response_date <= states.effective_end
+    left join survey_types
+        on responses.survey_type = survey_types.survey_type
 ),
 
 responses_segmented as (
@@ -116,13 +128,13 @@ response_counts as (
         segment_type,
         segment_value,
         count(case when survey_type = 'nps' then 1 end) as nps_responses,
-        count(case when survey_type = 'nps' and score >= 9 then 1 end)
+        count(case when survey_type = 'nps' and is_positive then 1 end)
             as nps_promoters,
-        count(case when survey_type = 'nps' and score <= 6 then 1 end)
+        count(case when survey_type = 'nps' and is_negative then 1 end)
             as nps_detractors,
         count(case when survey_type = 'csat' then 1 end)
             as csat_responses,
-        count(case when survey_type = 'csat' and score >= 4 then 1 end)
+        count(case when survey_type = 'csat' and is_positive then 1 end)
             as csat_satisfied,
         count(case when survey_type = 'ces' then 1 end) as ces_responses,
         avg(
