@@ -21,18 +21,26 @@
         {{ exceptions.raise_compiler_error(
             "segment_rows: 'total' is always there; it is not a dimension") }}
     {%- endif -%}
+    {#- One scan of the relation, crossed with the segment types (a union of one
+        select per segment would scan it once per segment, and make engines
+        materialise a relation used several times). -#}
     select
-        'total' as segment_type,
-        'all' as segment_value,
+        segments.segment_type,
+        case segments.segment_type
+            when 'total' then 'all'
+            {%- for segment_type, column in dimensions.items()
+                if segment_type not in exclude %}
+            when '{{ segment_type }}'
+                then cast({{ column }} as {{ dbt.type_string() }})
+            {%- endfor %}
+        end as segment_value,
         {{ relation }}.*
     from {{ relation }}
-    {%- for segment_type, column in dimensions.items()
-        if segment_type not in exclude %}
-    union all
-    select
-        '{{ segment_type }}' as segment_type,
-        cast({{ column }} as {{ dbt.type_string() }}) as segment_value,
-        {{ relation }}.*
-    from {{ relation }}
-    {%- endfor %}
+    cross join (
+        select 'total' as segment_type
+        {%- for segment_type in dimensions if segment_type not in exclude %}
+        union all
+        select '{{ segment_type }}' as segment_type
+        {%- endfor %}
+    ) as segments
 {%- endmacro %}
