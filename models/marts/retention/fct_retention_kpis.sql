@@ -33,11 +33,21 @@ responses as (
     where not is_test_account
 ),
 
+survey_types as (
+    select * from {{ ref('survey_types') }}
+),
+
+-- Every aggregation below counts each row once per segment it belongs to
+-- (macros/segment_rows.sql; the segments: var period_segments).
+states_segmented as (
+    {{ segment_rows('states') }}
+),
+
 state_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         count(case when is_active_at_start then 1 end)
             as customers_at_start,
         count(case when is_active_at_end then 1 end) as customers_at_end,
@@ -49,17 +59,13 @@ state_counts as (
             as at_risk_customers_at_end,
         count(case when is_referred_new then 1 end)
             as referred_new_customers
-    from states
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    from states_segmented
+    group by period_start, segment_type, segment_value
 ),
 
-purchases_segmented as (
+purchases_stated as (
     select
-        states.period_start,
-        states.region,
-        states.acquisition_channel,
-        states.tier_at_end,
-        purchases.customer_id,
+        states.*,
         purchases.net_revenue,
         purchases.days_since_previous_purchase
     from purchases
@@ -69,30 +75,37 @@ purchases_segmented as (
             and {{ period_start('purchases.order_date') }} = states.period_start
 ),
 
+purchases_segmented as (
+    {{ segment_rows('purchases_stated') }}
+),
+
 purchase_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         count(*) as purchases,
         count(distinct customer_id) as purchasing_customers,
         sum(net_revenue) as net_revenue,
         avg(cast(days_since_previous_purchase as {{ type_double() }}))
             as repeat_purchase_interval_days
     from purchases_segmented
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    group by period_start, segment_type, segment_value
 ),
 
 -- Survey KPIs count customers only: people acquired on or before the day
 -- they answered (or were invited), in the period of that day.
-responses_segmented as (
+-- Promoters, detractors and satisfied customers by the survey type's
+-- thresholds (seed survey_types).
+responses_stated as (
     select
-        states.period_start,
-        states.region,
-        states.acquisition_channel,
-        states.tier_at_end,
+        states.*,
         responses.survey_type,
-        responses.score
+        responses.score,
+        coalesce(responses.score >= survey_types.positive_min_score, false)
+            as is_positive,
+        coalesce(responses.score <= survey_types.negative_max_score, false)
+            as is_negative
     from responses
     inner join states
         on
@@ -101,21 +114,27 @@ responses_segmented as (
             = states.period_start
             and responses.response_date >= states.acquisition_date
             and responses.response_date <= states.effective_end
+    left join survey_types
+        on responses.survey_type = survey_types.survey_type
+),
+
+responses_segmented as (
+    {{ segment_rows('responses_stated') }}
 ),
 
 response_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         count(case when survey_type = 'nps' then 1 end) as nps_responses,
-        count(case when survey_type = 'nps' and score >= 9 then 1 end)
+        count(case when survey_type = 'nps' and is_positive then 1 end)
             as nps_promoters,
-        count(case when survey_type = 'nps' and score <= 6 then 1 end)
+        count(case when survey_type = 'nps' and is_negative then 1 end)
             as nps_detractors,
         count(case when survey_type = 'csat' then 1 end)
             as csat_responses,
-        count(case when survey_type = 'csat' and score >= 4 then 1 end)
+        count(case when survey_type = 'csat' and is_positive then 1 end)
             as csat_satisfied,
         count(case when survey_type = 'ces' then 1 end) as ces_responses,
         avg(
@@ -125,15 +144,12 @@ response_counts as (
             end
         ) as ces
     from responses_segmented
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    group by period_start, segment_type, segment_value
 ),
 
-invitations_segmented as (
+invitations_stated as (
     select
-        states.period_start,
-        states.region,
-        states.acquisition_channel,
-        states.tier_at_end,
+        states.*,
         invitations.survey_type,
         responses.response_id is not null as is_answered
     from invitations
@@ -151,11 +167,15 @@ invitations_segmented as (
             and as_of.as_of_date >= responses.response_date
 ),
 
+invitations_segmented as (
+    {{ segment_rows('invitations_stated') }}
+),
+
 invitation_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         {% for survey_type in ['nps', 'csat', 'ces', 'exit'] %}
             count(case when survey_type = '{{ survey_type }}' then 1 end)
                 as {{ survey_type }}_invitations,
@@ -168,7 +188,7 @@ invitation_counts as (
             {%- if not loop.last %},{% endif %}
         {% endfor %}
     from invitations_segmented
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    group by period_start, segment_type, segment_value
 ),
 
 -- Funnel: CRM signups in the period and leads (signed up, no purchase yet)
@@ -176,8 +196,7 @@ invitation_counts as (
 people_periods as (
     select
         periods.period_start,
-        people.region,
-        people.acquisition_channel,
+        people.*,
         {{ period_start('people.signup_date') }} = periods.period_start
             as is_signup_in_period,
         people.acquisition_date is null
@@ -187,27 +206,19 @@ people_periods as (
         on periods.effective_end >= people.signup_date
 ),
 
+people_segmented as (
+    {{ segment_rows('people_periods', exclude=['tier']) }}
+),
+
 funnel_counts as (
     select
         period_start,
-        case
-            when grouping(region) = 0 then 'region'
-            when grouping(acquisition_channel) = 0 then 'acquisition_channel'
-            else 'total'
-        end as segment_type,
-        case
-            when grouping(region) = 0 then region
-            when grouping(acquisition_channel) = 0 then acquisition_channel
-            else 'all'
-        end as segment_value,
+        segment_type,
+        segment_value,
         count(case when is_signup_in_period then 1 end) as signups,
         count(case when is_lead_at_end then 1 end) as leads_at_end
-    from people_periods
-    group by grouping sets (  -- noqa: PRS
-        (period_start),
-        (period_start, region),
-        (period_start, acquisition_channel)
-    )
+    from people_segmented
+    group by period_start, segment_type, segment_value
 ),
 
 -- Rows: every period x segment with customers, plus segments that so far

@@ -24,30 +24,10 @@ churn_window as (
     where is_complete_period
 ),
 
+-- Each customer once per segment (macros/segment_rows.sql; the segments:
+-- var value_segments).
 members as (
-    select
-        'total' as segment_type,
-        'all' as segment_value,
-        customers.*
-    from customers
-    union all
-    select
-        'acquisition_cohort' as segment_type,
-        cast(acquisition_cohort as {{ dbt.type_string() }}) as segment_value,
-        customers.*
-    from customers
-    union all
-    select
-        'acquisition_channel' as segment_type,
-        acquisition_channel as segment_value,
-        customers.*
-    from customers
-    union all
-    select
-        'region' as segment_type,
-        region as segment_value,
-        customers.*
-    from customers
+    {{ segment_rows('customers', var('value_segments')) }}
 ),
 
 annual_churn as (
