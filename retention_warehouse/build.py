@@ -21,6 +21,7 @@ from retention_warehouse.settings import (
     SAMPLE_SEED,
     Settings,
     load_settings,
+    quality_results_dir,
 )
 
 
@@ -113,7 +114,7 @@ def run_build(settings: Settings, as_of_date: str | None = None, quality: bool =
     if quality:
         from retention_warehouse.quality import run_checkpoint
 
-        report = run_checkpoint(settings.warehouse_path, settings.project_dir / "quality_results")
+        report = run_checkpoint(settings.warehouse_path, quality_results_dir())
         print(report.summary_text())
         if not report.success:
             print("error: the data-quality checkpoint failed.", file=sys.stderr)

@@ -45,7 +45,7 @@ from pathlib import Path
 import duckdb
 
 from retention_warehouse.dbt_runner import run_dbt
-from retention_warehouse.settings import Settings, load_settings
+from retention_warehouse.settings import Settings, load_settings, quality_results_dir
 
 LANDING_STATE = "_landing.json"
 # What the incremental model (staging.base_transactions__transactions) and everything
@@ -281,11 +281,11 @@ def check_freshness(staged_settings: Settings, as_of_date: str | None, target_di
     return statuses
 
 
-def audit_quality(staged: Path, project_dir: Path) -> None:
+def audit_quality(staged: Path) -> None:
     """The Great Expectations checkpoint on the staged warehouse; raise when it fails."""
     from retention_warehouse.quality import run_checkpoint
 
-    report = run_checkpoint(staged, project_dir / "quality_results")
+    report = run_checkpoint(staged, quality_results_dir())
     print(report.summary_text())
     if not report.success:
         raise RefreshError("the data-quality checkpoint failed on the refreshed warehouse")
@@ -379,7 +379,7 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
                 raise RefreshError("dbt build failed on the staged copy (see the messages above)")
             if options.quality:
                 step = time.monotonic()
-                audit_quality(staged.settings.warehouse_path, settings.project_dir)
+                audit_quality(staged.settings.warehouse_path)
                 result.seconds["quality"] = time.monotonic() - step
         result.seconds["total"] = time.monotonic() - started
         return result

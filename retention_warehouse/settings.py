@@ -59,6 +59,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     )
 
 
+def quality_results_dir(environ: dict[str, str] | None = None) -> Path:
+    """Where ``retention build`` and ``retention refresh`` write the checkpoint's results.
+
+    ``RETENTION_QUALITY_DIR`` (relative paths are read from the project folder);
+    default ``quality_results/`` in the project folder.
+    """
+    env = os.environ if environ is None else environ
+    folder = Path(env.get("RETENTION_QUALITY_DIR") or PROJECT_DIR / "quality_results")
+    return folder if folder.is_absolute() else PROJECT_DIR / folder
+
+
 def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment a dbt subprocess runs with: paths resolved, telemetry off."""
     env = dict(os.environ)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from retention_warehouse.settings import load_settings
+from retention_warehouse.settings import load_settings, quality_results_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,9 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", type=Path, default=settings.warehouse_path,
                         help="DuckDB warehouse file, opened read-only "
                              f"(default {settings.warehouse_path})")
-    parser.add_argument("--results", type=Path, default=settings.project_dir / "quality_results",
+    parser.add_argument("--results", type=Path, default=quality_results_dir(),
                         help="folder for the validation results and the summary "
-                             "(default quality_results/)")
+                             "(default $RETENTION_QUALITY_DIR or quality_results/)")
 
 
 def run(args: argparse.Namespace) -> int:
