@@ -8,6 +8,7 @@ target and log folders), so a benchmark never touches the developer's
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from retention_warehouse.bench.dataset import SizeData, link_batch, unlink_batch
 from retention_warehouse.bench.process import Measured, measure
 from retention_warehouse.dbt_runner import dbt_executable
+from retention_warehouse.pii import HASH_KEY_VARIABLE, sample_hash_key
 from retention_warehouse.settings import PROJECT_DIR, Settings, dbt_environment
 
 # A selector no node matches: `dbt build` then does its fixed work (parse,
@@ -74,6 +76,9 @@ class Workspace:
             "DBT_LOG_PATH": str(self.root / "logs"),
             "RETENTION_DUCKDB_THREADS": str(self.engine.duckdb_threads),
             "RETENTION_DUCKDB_MEMORY_LIMIT": self.engine.memory_limit,
+            # The raw folder holds symlinks to data the bench generated itself (no generator
+            # manifest of its own): hash with the caller's key or the public sample key.
+            HASH_KEY_VARIABLE: os.environ.get(HASH_KEY_VARIABLE) or sample_hash_key(),
         })
 
     def prepare(self) -> None:

@@ -188,7 +188,6 @@ def clean_environment(clone: Path) -> dict[str, str]:
     env.update({
         "RETENTION_DB": str(clone / "warehouse.duckdb"),
         "RETENTION_RAW_DIR": str(clone / "data" / "sample"),
-        "RETENTION_QUALITY_DIR": str(clone / "quality_results"),
         "DBT_TARGET_PATH": str(clone / "target"),
         "DBT_LOG_PATH": str(clone / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

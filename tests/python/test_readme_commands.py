@@ -55,8 +55,9 @@ RESULTS: dict[int, subprocess.CompletedProcess[str]] = {}  # README line -> what
 # dbt exits 0 when a selection matches nothing: a misspelt README selector must still fail.
 DID_NOTHING = ("does not match any enabled nodes", "Nothing to do. Try checking")
 # The user's files a README command could write by mistake (all git-ignored).
-USER_OUTPUTS = ("warehouse.duckdb", "warehouse.duckdb.wal", "target", "logs", "data",
-                "quality_results", "report.html", ".dagster_home")
+USER_OUTPUTS = ("warehouse.duckdb", "warehouse.duckdb.wal", "warehouse.duckdb.quality",
+                "warehouse.duckdb.landing", "target", "logs", "data", "quality_results",
+                "report.html", ".dagster_home")
 
 
 def check_command(session: ShellSession, command: ReadmeCommand,
