@@ -20,9 +20,9 @@
             "var at_risk_days (" ~ var('at_risk_days') ~ ") must be below churn_inactivity_days ("
             ~ var('churn_inactivity_days') ~ ").") }}
     {%- endif -%}
-    {%- set as_of = var('as_of_date') -%}
+    {%- set as_of = as_of_date_setting() -%}
     {%- if as_of and modules.re.match('^\d{4}-\d{2}-\d{2}$', as_of | string) is none -%}
-        {{ exceptions.raise_compiler_error("var as_of_date must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
+        {{ exceptions.raise_compiler_error("var as_of_date (or RETENTION_AS_OF_DATE) must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
     {%- endif -%}
     select 1
 {% endmacro %}

@@ -1,5 +1,6 @@
--- The one date every calculation is pinned to: var as_of_date when set,
--- else the latest date of any clean transaction (sale or refund).
+-- The one date every calculation is pinned to: var as_of_date (or the
+-- environment variable RETENTION_AS_OF_DATE, macro as_of_date_setting) when
+-- set, else the latest date of any clean transaction (sale or refund).
 with
 
 orders as (
@@ -23,8 +24,8 @@ loaded as (
 
 final as (
     select
-        {% if var('as_of_date') -%}
-            cast('{{ var("as_of_date") }}' as date)
+        {% if as_of_date_setting() -%}
+            cast('{{ as_of_date_setting() }}' as date)
         {%- else -%}
             last_loaded_date
         {%- endif %} as as_of_date,
