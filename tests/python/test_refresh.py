@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -495,6 +496,22 @@ def test_erasure_request_dated_back_closes_the_account_from_that_day(history: Hi
             select count(*) filter (where is_active_at_end) from marts.fct_customer_periods
             where customer_key = '{key}' and effective_end >= '{ERASURE_DATE}'""").fetchone()
     assert before[0] >= 1, before
+
+
+def test_daily_refresh_keeps_dbts_partial_parse(history: History) -> None:
+    """One dbt invocation per refresh, and a new day re-parses nothing: the as-of date
+    reaches dbt through the environment at run time, not through --vars."""
+    log = (history.root / ".wh.refresh-dbt" / "logs" / "dbt.log").read_text(errors="replace")
+    invocations = log.split("running dbt with arguments")[1:]
+    commands = [re.search(r"'invocation_command': '([^']*)'", run).group(1)
+                for run in invocations]
+    assert commands and all(command.startswith("dbt build") for command in commands), commands
+    daily = [run for run, command in zip(invocations, commands, strict=True)
+             if "--full-refresh" not in command]
+    assert len(daily) >= 4, commands
+    for run in daily:  # each day moves the as-of date; none of them re-parses a file
+        assert ("Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed"
+                in run), run[:3000]
 
 
 def test_resent_file_is_collapsed_not_double_counted(history: History) -> None:
