@@ -27,9 +27,10 @@ A full rebuild is chosen by itself when there is nothing published yet, when
 the models, macros, seeds or dbt_project.yml changed since the last refresh, or
 when a raw transactions file the warehouse read has disappeared;
 ``--full-refresh`` forces one. A full rebuild runs every test (unit tests and
-seeds' tests included); a daily incremental build leaves out what cannot have
-changed (seeds, unit tests) and the whole-table tests whose checks of the
-refreshed rows run instead (``tag:full_build_only``; docs/refresh.md).
+seeds' tests included); a daily incremental build runs the YAML selector
+``daily_refresh`` (selectors.yml): it leaves out what cannot have changed (seeds,
+unit tests, views) and the mart views whose checks run on the refreshed rows of
+the models under them (docs/refresh.md).
 """
 
 from __future__ import annotations
@@ -60,10 +61,9 @@ LANDING_STATE = "_landing.json"
 # change there needs a full rebuild, since rows kept from earlier runs were made by
 # the old code.
 FINGERPRINT_PATHS = ("models", "macros", "seeds", "dbt_project.yml")
-# Left out of a daily incremental build (docs/refresh.md): seeds (unchanged, or the
-# fingerprint forces a full build), unit tests (they test the code, which has not
-# changed) and whole-table tests that a test of the refreshed rows replaces.
-DAILY_EXCLUDE = ("resource_type:seed", "resource_type:unit_test", "tag:full_build_only")
+# What a daily incremental build builds and tests: the YAML selector daily_refresh
+# (selectors.yml; docs/refresh.md says why it is enough).
+DAILY_SELECTOR = "daily_refresh"
 AS_OF_ENV = "RETENTION_AS_OF_DATE"
 
 
@@ -361,10 +361,10 @@ def staged_warehouse(settings: Settings, full_refresh: bool = False) -> Iterator
 
 def build_args(mode: str, daily_selection: bool = True) -> list[str]:
     """``dbt build`` arguments for a full or incremental refresh (the as-of date is
-    pinned by :func:`as_of_env`); an incremental one leaves out ``DAILY_EXCLUDE``."""
+    pinned by :func:`as_of_env`); an incremental one builds ``DAILY_SELECTOR``."""
     if mode == "full":
         return ["build", "--full-refresh"]
-    return ["build", *(["--exclude", *DAILY_EXCLUDE] if daily_selection else [])]
+    return ["build", *(["--selector", DAILY_SELECTOR] if daily_selection else [])]
 
 
 def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -512,6 +513,26 @@ def test_daily_refresh_keeps_dbts_partial_parse(history: History) -> None:
     for run in daily:  # each day moves the as-of date; none of them re-parses a file
         assert ("Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed"
                 in run), run[:3000]
+
+
+def test_daily_selection_leaves_out_only_what_cannot_have_changed(history: History) -> None:
+    """The last (daily) refresh ran no unit test, seed or view, but the tests of the staging
+    views and the tests of the refreshed rows of the incremental customer models."""
+    target = history.root / ".wh.refresh-dbt" / "target"
+    ran = {result["unique_id"] for result in
+           json.loads((target / "run_results.json").read_text())["results"]}
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    views = {uid for uid, node in nodes.items() if node["resource_type"] == "model"
+             and node["config"]["materialized"] == "view"}
+    assert {"model.retention_warehouse.stg_transactions__orders",
+            "model.retention_warehouse.fct_customer_periods"} <= views
+    assert not {uid for uid in ran if uid.startswith(("unit_test.", "seed."))} | (ran & views)
+    assert "model.retention_warehouse.int_customers_periods_stated" in ran
+    tested = {parent for uid in ran if uid.startswith("test.")
+              for parent in nodes[uid]["depends_on"]["nodes"]}
+    assert "model.retention_warehouse.stg_transactions__orders" in tested  # a staging view
+    assert "model.retention_warehouse.int_customers_periods_stated" in tested
+    assert "model.retention_warehouse.fct_customer_periods" not in tested
 
 
 def test_resent_file_is_collapsed_not_double_counted(history: History) -> None:
