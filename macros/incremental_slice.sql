@@ -95,3 +95,14 @@
         select 1 as nothing_to_delete
     {%- endif -%}
 {%- endmacro %}
+
+{#- A where condition that holds only in an incremental run: `condition` when
+    there is a watermark, else `true` (a full build keeps every row). Written
+    as one expression, so a model reads the same in both cases. -#}
+{% macro when_incremental(watermark, condition) -%}
+    {%- if watermark -%}
+        ({{ condition }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

@@ -1,51 +1,73 @@
 {#-
     parse_timestamp_utc(expression): raw timestamp text to a UTC timestamp
-    (without time zone), NULL when unparseable. Accepted formats:
-      - ISO 8601 with offset:    2024-03-05T14:22:10+01:00
-      - day-first with offset:   05/03/2024 14:22:10 +0100
-      - ISO 8601 without offset: 2024-03-05T14:22:10 (read as UTC)
-    timestamp_format(expression) names which one matched, so staging can flag
-    rows that needed the second format or an assumed offset.
+    (without time zone), NULL when unparseable. Accepted (docs/metric_decisions.md,
+    "Raw values"), the input trimmed:
+      - ISO 8601 date and time, T or a space between them, minutes with optional
+        seconds and optional fraction (up to 9 digits; cut to microseconds), then
+          an offset +HH:MM, +HHMM or +HH, or Z, optionally after a space
+            (2024-03-05T14:22:10+01:00, 2025-06-15T10:00:00.123Z,
+             2025-06-15 10:00:00 +02:00)                          -> iso_offset
+          or nothing (read as UTC: 2024-03-05T14:22:10)           -> iso_no_offset
+      - a date alone, YYYY-MM-DD: midnight UTC                    -> date_only
+      - day-first with offset: 05/03/2024 14:22:10 +0100          -> day_first
+    Fields out of range (hour 24, minute 60, 30 February, offset beyond 14 h) are
+    NULL. timestamp_format(expression) names which form matched (NULL when none),
+    so staging can flag rows that needed an assumed time or offset.
 -#}
 {% macro parse_timestamp_utc(expression) -%}
     {{ return(adapter.dispatch('parse_timestamp_utc', 'retention_warehouse')(expression)) }}
-{%- endmacro %}
-
-{#- DuckDB: try_strptime returns TIMESTAMPTZ for %z formats; the session time
-    zone is UTC (profiles.yml), so the cast to TIMESTAMP yields UTC wall time. -#}
-{% macro duckdb__parse_timestamp_utc(expression) -%}
-    coalesce(
-        cast(try_strptime({{ expression }}, '%Y-%m-%dT%H:%M:%S%z') as timestamp),
-        cast(try_strptime({{ expression }}, '%d/%m/%Y %H:%M:%S %z') as timestamp),
-        try_strptime({{ expression }}, '%Y-%m-%dT%H:%M:%S')
-    )
 {%- endmacro %}
 
 {% macro timestamp_format(expression) -%}
     {{ return(adapter.dispatch('timestamp_format', 'retention_warehouse')(expression)) }}
 {%- endmacro %}
 
+{#- The shapes, shared by the DuckDB variants (RE2). -#}
+{% macro iso_timestamp_pattern(with_offset) -%}
+    [0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,9})?)?
+    {%- if with_offset -%}[ ]?(Z|z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?){%- endif -%}
+{%- endmacro %}
+
+{#- DuckDB: the shape is checked by regexp_full_match, then the text (Z spelled
+    +00, no space before the offset, :00 seconds when there are none) is cast; the
+    session time zone is UTC (profiles.yml), so a TIMESTAMPTZ cast to TIMESTAMP is
+    UTC wall time. -#}
+{% macro duckdb__parse_timestamp_utc(expression) -%}
+    case
+        when regexp_full_match({{ expression }}, '{{ iso_timestamp_pattern(true) }}')
+            then cast(try_cast(regexp_replace(regexp_replace(regexp_replace(
+                {{ expression }}, '[ ]?[Zz]$', '+00'), '[ ]([+-])', '\1'),
+                '^([0-9-]{10}[T ][0-9]{2}:[0-9]{2})([+-])', '\1:00\2')
+                as timestamptz) as timestamp)
+        when regexp_full_match({{ expression }}, '{{ iso_timestamp_pattern(false) }}')
+            then try_cast({{ expression }} as timestamp)
+        when regexp_full_match({{ expression }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+            then cast(try_cast({{ expression }} as date) as timestamp)
+        else cast(try_strptime({{ expression }}, '%d/%m/%Y %H:%M:%S %z') as timestamp)
+    end
+{%- endmacro %}
+
 {% macro duckdb__timestamp_format(expression) -%}
     case
-        when
-            try_strptime({{ expression }}, '%Y-%m-%dT%H:%M:%S%z') is not null
+        when {{ duckdb__parse_timestamp_utc(expression) }} is null then null
+        when regexp_full_match({{ expression }}, '{{ iso_timestamp_pattern(true) }}')
             then 'iso_offset'
-        when
-            try_strptime({{ expression }}, '%d/%m/%Y %H:%M:%S %z') is not null
-            then 'day_first'
-        when
-            try_strptime({{ expression }}, '%Y-%m-%dT%H:%M:%S') is not null
+        when regexp_full_match({{ expression }}, '{{ iso_timestamp_pattern(false) }}')
             then 'iso_no_offset'
+        when regexp_full_match({{ expression }}, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+            then 'date_only'
+        else 'day_first'
     end
 {%- endmacro %}
 
 
 {#-
     parse_timestamp_utc / timestamp_format on PostgreSQL.
-    Why they differ: DuckDB uses try_strptime; PostgreSQL's to_timestamp raises
-    on a bad value instead of returning NULL, so a regex-guarded PL/pgSQL helper
-    (retention_parse_timestamp, created by check_raw_landing) reads the same three
-    formats, NULL when unparseable (including out of range, 2024-13-45T99:00:00).
+    Why they differ: DuckDB uses regexp_full_match, try_cast and try_strptime;
+    PostgreSQL's casts and to_timestamp raise on a bad value instead of returning
+    NULL, so a regex-guarded PL/pgSQL helper (retention_parse_timestamp in
+    macros/adapters/postgres/helper_functions.sql, created by check_raw_landing)
+    reads the same forms, NULL when unparseable (including out of range values).
 -#}
 {% macro postgres__parse_timestamp_utc(expression) -%}
     ({{ retention_pg_function('retention_parse_timestamp') }}(cast({{ expression }} as text))).utc_timestamp
@@ -53,4 +75,23 @@
 
 {% macro postgres__timestamp_format(expression) -%}
     ({{ retention_pg_function('retention_parse_timestamp') }}(cast({{ expression }} as text))).format
+{%- endmacro %}
+
+
+{#- format_timestamp_iso(expression): a timestamp as ISO 8601 text without offset
+    (YYYY-MM-DDTHH:MM:SS.ffffff), which parse_timestamp_utc reads back exactly. -#}
+{% macro format_timestamp_iso(expression) -%}
+    {{ return(adapter.dispatch('format_timestamp_iso', 'retention_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__format_timestamp_iso(expression) -%}
+    strftime({{ expression }}, '%Y-%m-%dT%H:%M:%S.%f')
+{%- endmacro %}
+
+{#-
+    format_timestamp_iso on PostgreSQL.
+    Why it differs: PostgreSQL formats with to_char and its own pattern letters.
+-#}
+{% macro postgres__format_timestamp_iso(expression) -%}
+    to_char({{ expression }}, 'YYYY-MM-DD"T"HH24:MI:SS.US')
 {%- endmacro %}

@@ -24,5 +24,27 @@
     {%- if as_of and modules.re.match('^\d{4}-\d{2}-\d{2}$', as_of | string) is none -%}
         {{ exceptions.raise_compiler_error("var as_of_date (or RETENTION_AS_OF_DATE) must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
     {%- endif -%}
+    {%- set default_currency = var('default_currency_code', '') | string -%}
+    {%- if default_currency and modules.re.match('^[A-Za-z]{3}$', default_currency) is none -%}
+        {{ exceptions.raise_compiler_error("var default_currency_code must be a three-letter ISO 4217 code"
+            ~ " (or empty), got '" ~ default_currency ~ "'") }}
+    {%- endif -%}
+    {%- if modules.re.match('^\d+$', var('fx_max_carry_days') | string) is none -%}
+        {{ exceptions.raise_compiler_error("var fx_max_carry_days must be a whole number of days, got '"
+            ~ var('fx_max_carry_days') ~ "'") }}
+    {%- endif -%}
+    {%- if modules.re.match('^\d+$', var('as_of_max_gap_days') | string) is none -%}
+        {{ exceptions.raise_compiler_error("var as_of_max_gap_days must be a whole number of days, got '"
+            ~ var('as_of_max_gap_days') ~ "'") }}
+    {%- endif -%}
+    {%- if modules.re.match('^\d+$', var('quarantine_guard_min_rows') | string) is none -%}
+        {{ exceptions.raise_compiler_error("var quarantine_guard_min_rows must be a whole number,"
+            ~ " got '" ~ var('quarantine_guard_min_rows') ~ "'") }}
+    {%- endif -%}
+    {%- set share = var('max_quarantine_share') | string -%}
+    {%- if modules.re.match('^(0(\.\d+)?|1(\.0+)?)$', share) is none -%}
+        {{ exceptions.raise_compiler_error("var max_quarantine_share must be a share between 0 and 1"
+            ~ " (0.05 = 5 %), got '" ~ share ~ "'") }}
+    {%- endif -%}
     select 1
 {% endmacro %}

@@ -1,31 +1,46 @@
 """`retention build`: the warehouse's main job.
 
-Prepares the bundled sample when it is the raw folder in use, runs ``dbt build``
-(seeds, models, snapshots, tests) and then the Great Expectations checkpoint,
-and says where the warehouse file is and how to query it.
+Prepares the bundled sample when it is the raw folder in use, runs the landing
+pre-flight (``retention_warehouse.landing``), ``dbt build`` (seeds, models,
+snapshots, tests, including the landing guards) and then the Great Expectations
+checkpoint, and says where the warehouse file is and how to query it.
+
+Every way it can fail ends in one line on stderr and a non-zero exit code: a bad
+raw folder or file (exit 2), a missing RETENTION_HASH_KEY (2), a warehouse file
+that is locked, read-only, not permitted or carries a stale write-ahead log (2),
+a refresh of the same warehouse running (3), a full disk (2), dbt failing (its
+own code, with the cause in one line when it is the machine's).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
+import shutil
 import sys
 import time
-from pathlib import Path
 
-from retention_warehouse.contract import RAW_TABLES
-from retention_warehouse.dbt_runner import WarehouseLockedError, ensure_writable, run_dbt
+from retention_warehouse.dbt_runner import (
+    WarehouseLockedError,
+    WarehouseUnusableError,
+    ensure_writable,
+    run_dbt,
+)
+from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.landing import RawLandingError, check_raw_dir, preflight
+from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import (
     SAMPLE_CUSTOMERS,
     SAMPLE_SEED,
     Settings,
     load_settings,
+    quality_results_dir,
 )
 
+__all__ = ["RawLandingError", "check_raw_dir", "run_build"]
 
-class RawLandingError(RuntimeError):
-    """The raw landing folder is missing or unreadable."""
+DEFAULT_CURRENCY_VARIABLE = "RETENTION_DEFAULT_CURRENCY"
 
 
 def prepare_sample(settings: Settings) -> None:
@@ -35,58 +50,11 @@ def prepare_sample(settings: Settings) -> None:
     from retention_warehouse.generate import generate
 
     print(f"Generating the bundled sample ({SAMPLE_CUSTOMERS:,} customers) in {settings.raw_dir}")
-    generate(settings.raw_dir, customers=SAMPLE_CUSTOMERS, seed=SAMPLE_SEED, fmt="csv")
-
-
-def check_raw_dir(settings: Settings) -> None:
-    """Fail with one clear message when the raw landing folder cannot be read."""
-    raw = settings.raw_dir
-    if not raw.exists():
-        raise RawLandingError(
-            f"RETENTION_RAW_DIR={raw} does not exist. Point it at a folder of raw "
-            "files (see docs/raw_data_contract.md) or unset it to use the bundled sample."
-        )
-    if not raw.is_dir():
-        raise RawLandingError(f"RETENTION_RAW_DIR={raw} is not a folder.")
     try:
-        next(raw.iterdir(), None)
-    except PermissionError:
-        raise RawLandingError(f"RETENTION_RAW_DIR={raw} is not readable.") from None
-
-
-def file_headers(raw_dir: Path, table: str, raw_format: str) -> dict[Path, list[str]]:
-    """Each batch file of one raw table and its column names, read from the file itself."""
-    files = sorted((raw_dir / table).glob(f"*.{raw_format}"))
-    if raw_format == "parquet":
-        import duckdb
-
-        with duckdb.connect() as con:
-            return {path: [row[0] for row in con.execute(
-                "select name from parquet_schema(?) where num_children is null", [str(path)]
-            ).fetchall()] for path in files}
-    headers = {}
-    for path in files:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            headers[path] = next(csv.reader(handle), [])
-    return headers
-
-
-def check_raw_headers(settings: Settings) -> None:
-    """Fail with one message naming the file and the column when a raw file lacks one."""
-    for table in RAW_TABLES:
-        headers = file_headers(settings.raw_dir, table.name, settings.raw_format)
-        if not headers:
-            raise RawLandingError(
-                f"No {settings.raw_format} files for raw table '{table.name}' in "
-                f"{settings.raw_dir / table.name}. See docs/raw_data_contract.md.")
-        for path, columns in headers.items():
-            present = {column.strip().lower() for column in columns}
-            missing = [name for name in table.column_names if name not in present]
-            if missing:
-                raise RawLandingError(
-                    f"{path}: missing column '{missing[0]}' (its header has: "
-                    f"{', '.join(columns) or 'nothing'}). Every {table.name} file needs: "
-                    f"{', '.join(table.column_names)}. See docs/raw_data_contract.md.")
+        generate(settings.raw_dir, customers=SAMPLE_CUSTOMERS, seed=SAMPLE_SEED, fmt="csv")
+    except BaseException:
+        shutil.rmtree(settings.raw_dir, ignore_errors=True)  # no half-written sample stays
+        raise
 
 
 def dbt_vars(as_of_date: str | None) -> list[str]:
@@ -94,26 +62,52 @@ def dbt_vars(as_of_date: str | None) -> list[str]:
     return ["--vars", json.dumps({"as_of_date": as_of_date})] if as_of_date else []
 
 
+def run_preflight(settings: Settings) -> None:
+    """The landing pre-flight for this build; raises RawLandingError with one clear line."""
+    preflight(settings.raw_dir, settings.warehouse_path,
+              default_currency=bool(os.environ.get(DEFAULT_CURRENCY_VARIABLE)))
+
+
 def run_build(settings: Settings, as_of_date: str | None = None, quality: bool = True) -> int:
     """Build the warehouse end to end; return a process exit code."""
+    from retention_warehouse.refresh import RefreshLockedError, refresh_lock
+
+    try:
+        # A refresh swaps the file this build writes in place: one at a time.
+        with refresh_lock(settings.warehouse_path):
+            return _build(settings, as_of_date, quality)
+    except RefreshLockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except OSError as error:
+        print(f"error: {describe_os_error(error, 'building the warehouse')}", file=sys.stderr)
+        return 2
+
+
+def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
     started = time.monotonic()
     try:
         prepare_sample(settings)
-        check_raw_dir(settings)
-        check_raw_headers(settings)
+        run_preflight(settings)
+        resolve_hash_key(settings.raw_dir)
         ensure_writable(settings.warehouse_path)
-    except (RawLandingError, WarehouseLockedError) as error:
+    except (RawLandingError, HashKeyError, WarehouseLockedError,
+            WarehouseUnusableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     # A build rebuilds from every raw file; incremental runs are `retention refresh`'s job.
     result = run_dbt(settings, ["build", "--full-refresh", *dbt_vars(as_of_date)])
     if result.returncode != 0:
-        print("error: dbt build failed (see the messages above).", file=sys.stderr)
+        cause = describe_dbt_failure(result.stdout, settings.warehouse_path,
+                                     "dbt wrote the warehouse")
+        print(f"error: dbt build failed: {cause}" if cause else
+              "error: dbt build failed (see the messages above).", file=sys.stderr)
         return result.returncode
     if quality:
         from retention_warehouse.quality import run_checkpoint
 
-        report = run_checkpoint(settings.warehouse_path, settings.project_dir / "quality_results")
+        report = run_checkpoint(settings.warehouse_path,
+                                quality_results_dir(settings.warehouse_path))
         print(report.summary_text())
         if not report.success:
             print("error: the data-quality checkpoint failed.", file=sys.stderr)

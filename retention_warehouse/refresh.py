@@ -14,11 +14,18 @@ One refresh:
    one day to the next; source freshness is then judged on the staged file by
    dbt's own criteria (``retention_warehouse.freshness``);
 4. **audit**: the dbt tests of that build and the quality checkpoint must pass;
-5. **publish**: the staging file replaces the published one with one atomic
-   rename (``os.replace``). A BI tool holding a read-only connection keeps
-   reading the previous version until it reconnects and never sees a
-   half-built or failed refresh; a refresh that fails at any step leaves the
-   published file untouched and says why.
+5. **publish**: the staged file is checkpointed (its write-ahead log written
+   into it), verified to open read-only and flushed to disk; any write-ahead
+   log beside the published file is removed (its committed changes were copied
+   into the staging copy; a stale one belongs to no file); then the staging
+   file replaces the published one with one atomic rename (``os.replace``) and
+   the result is verified to open read-only before the refresh says
+   ``published``. A BI tool holding a read-only connection keeps reading the
+   previous version until it reconnects and never sees a half-built or failed
+   refresh; a refresh that fails at any step, or is killed at any point (even
+   with ``kill -9``: the dbt child dies with it), leaves the published file
+   either untouched or fully replaced, removes its partial staging copy and
+   says why in one line.
 
 The staging copy keeps the warehouse's file name (in a hidden sibling folder):
 dbt-duckdb names the catalog after the file, and views refer to it.
@@ -40,10 +47,13 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -51,9 +61,27 @@ from pathlib import Path
 
 import duckdb
 
+from retention_warehouse import faults
+from retention_warehouse.build import run_preflight
 from retention_warehouse.dbt_runner import run_dbt
+from retention_warehouse.failures import describe_dbt_failure, describe_os_error
 from retention_warehouse.freshness import source_freshness
-from retention_warehouse.settings import Settings, load_settings
+from retention_warehouse.landing import RawLandingError, landing_cache_dir
+from retention_warehouse.pii import HashKeyError, resolve_hash_key
+from retention_warehouse.settings import Settings, load_settings, quality_results_dir
+from retention_warehouse.warehouse_file import (
+    FileState,
+    WarehouseFileError,
+    checkpoint,
+    copy_file,
+    fsync_path,
+    inspect,
+    open_read_only,
+    remove_wal,
+    stamps_its_wal,
+    verify_read_only,
+    wal_of,
+)
 
 LANDING_STATE = "_landing.json"
 # What the incremental models (the staging ledger, the customer x period and
@@ -65,14 +93,28 @@ FINGERPRINT_PATHS = ("models", "macros", "seeds", "dbt_project.yml")
 # (selectors.yml; docs/refresh.md says why it is enough).
 DAILY_SELECTOR = "daily_refresh"
 AS_OF_ENV = "RETENTION_AS_OF_DATE"
+LANDING_ENV = "RETENTION_LANDING_DATE"
+
+
+# A dbt output line saying a seed or model was written (the dbt_build fault point waits for
+# one, so dbt is known to be writing the staged copy when the refresh is killed).
+DBT_NODE_DONE = re.compile(r"\bOK (created|loaded) ")
 
 
 class RefreshError(RuntimeError):
-    """A refresh step failed; the published warehouse was not changed."""
+    """A refresh step failed; unless ``published_changed``, the published file is untouched."""
+
+    def __init__(self, message: str, published_changed: bool = False) -> None:
+        super().__init__(message)
+        self.published_changed = published_changed
 
 
 class RefreshLockedError(RefreshError):
     """Another refresh holds the warehouse."""
+
+
+class RefreshInputError(RefreshError):
+    """What the refresh reads is unusable: raw files, the hash key, the published file."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +166,11 @@ def refresh_lock(published: Path) -> Iterator[None]:
     never leaves a stale lock behind.
     """
     path = lock_path(published)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+")
+    except OSError as error:  # a read-only or forbidden folder: name the folder
+        raise OSError(error.errno, error.strerror, str(path.parent)) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -133,7 +178,7 @@ def refresh_lock(published: Path) -> Iterator[None]:
         holder = handle.read().strip() or "unknown"
         handle.close()
         raise RefreshLockedError(
-            f"Another refresh of {published} is running (process {holder}); "
+            f"Another refresh (or build) of {published} is running (process {holder}); "
             "wait for it to finish. Nothing was changed."
         ) from None
     try:
@@ -149,7 +194,34 @@ def refresh_lock(published: Path) -> Iterator[None]:
         handle.close()
 
 
+def write_json_atomically(path: Path, value: dict) -> None:
+    """Write a small JSON file so that a crash leaves the old or the new one, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> dict:
+    """A small JSON file's content; {} when absent or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 # --- landing -------------------------------------------------------------------------------
+
+def generate_batch(raw_dir: Path, prefix: str, **options: object) -> None:
+    """Generate one landed batch; on any failure remove its partial files and re-raise."""
+    from retention_warehouse.generate import generate
+
+    try:
+        generate(raw_dir, prefix=prefix, **options)
+    except BaseException:
+        for partial in raw_dir.glob(f"*/{prefix}-*"):
+            partial.unlink(missing_ok=True)
+        raise
+
 
 def land_generated(raw_dir: Path, through: date, customers: int, seed: int,
                    fmt: str = "csv") -> list[str]:
@@ -159,10 +231,8 @@ def land_generated(raw_dir: Path, through: date, customers: int, seed: int,
     calls land each missing day as ``landed-YYYY-MM-DD``. ``_landing.json`` records
     how far the folder was landed, so landing the same day twice adds nothing.
     """
-    from retention_warehouse.generate import generate
-
     state_file = raw_dir / LANDING_STATE
-    state = json.loads(state_file.read_text()) if state_file.exists() else None
+    state = read_json(state_file) or None
     if state and (state["customers"], state["seed"]) != (customers, seed):
         raise RefreshError(
             f"{raw_dir} was landed with {state['customers']} customers and seed {state['seed']},"
@@ -170,21 +240,20 @@ def land_generated(raw_dir: Path, through: date, customers: int, seed: int,
         )
     landed: list[str] = []
     if state is None:
-        generate(raw_dir, customers=customers, seed=seed, fmt=fmt, through=through,
-                 prefix="landed-initial")
+        generate_batch(raw_dir, "landed-initial", customers=customers, seed=seed, fmt=fmt,
+                       through=through)
         landed.append("landed-initial")
     else:
         day = date.fromisoformat(state["landed_through"])
         while day < through:
             prefix = f"landed-{day.isoformat()}"
-            generate(raw_dir, customers=customers, seed=seed, fmt=fmt, since=day,
-                     through=day + timedelta(days=1), prefix=prefix)
+            generate_batch(raw_dir, prefix, customers=customers, seed=seed, fmt=fmt, since=day,
+                           through=day + timedelta(days=1))
             landed.append(prefix)
             day += timedelta(days=1)
         through = max(through, date.fromisoformat(state["landed_through"]))
-    state_file.write_text(json.dumps(
-        {"customers": customers, "seed": seed, "format": fmt,
-         "landed_through": through.isoformat()}, indent=2) + "\n")
+    write_json_atomically(state_file, {"customers": customers, "seed": seed, "format": fmt,
+                                       "landed_through": through.isoformat()})
     return landed
 
 
@@ -223,8 +292,7 @@ def choose_mode(settings: Settings, staged: Path, options: RefreshOptions,
         return "full", "--full-refresh was given"
     if not settings.warehouse_path.exists():
         return "full", "nothing is published yet"
-    state_file = state_path(settings.warehouse_path)
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state = read_json(state_path(settings.warehouse_path))
     if state.get("fingerprint") != fingerprint:
         return "full", "the dbt project changed since the last refresh (or none was recorded)"
     vanished = vanished_raw_files(staged, settings.raw_dir)
@@ -235,30 +303,49 @@ def choose_mode(settings: Settings, staged: Path, options: RefreshOptions,
 
 # --- write, audit, publish -----------------------------------------------------------------
 
-def ensure_published_readable(published: Path) -> None:
-    """Fail clearly when a writer (a build, a notebook) holds the published file."""
-    if not published.exists():
-        return
+def inspect_published(published: Path) -> FileState:
+    """What the published file is; RefreshError when a writer holds it or it will not open."""
     try:
-        duckdb.connect(str(published), read_only=True).close()
-    except duckdb.IOException as error:
-        raise RefreshError(
-            f"The published warehouse {published} is held by a writing process ({error}). "
-            "BI tools must connect with read_only=True; stop the writer and retry."
-        ) from None
+        state = inspect(published)
+    except WarehouseFileError as error:
+        raise RefreshInputError(str(error)) from None
+    if state is FileState.STALE_WAL:
+        print(f"refresh: {wal_of(published)} is a stale write-ahead log (it does not belong to "
+              f"{published.name} and cannot be replayed); the refresh builds from the file "
+              "without it and removes it when it publishes.")
+    return state
 
 
-def prepare_staging(published: Path) -> Path:
-    """A fresh staging folder holding a copy of the published warehouse (if any)."""
+def hold_published(published: Path, state: FileState) -> duckdb.DuckDBPyConnection | None:
+    """A read-only connection kept open until the swap, so no writer can open the
+    published file (and start a new write-ahead log) while the refresh runs."""
+    if state not in (FileState.CLEAN, FileState.LIVE_WAL):
+        return None
+    try:
+        guard = open_read_only(published)
+    except WarehouseFileError as error:
+        raise RefreshInputError(str(error)) from None
+    if not stamps_its_wal(guard):
+        print(f"refresh: note: {published.name} was created in DuckDB's pre-1.4 storage format, "
+              "which cannot tell a stale write-ahead log from a live one; build into a new "
+              "file once (a fresh RETENTION_DB) to get that check.")
+    return guard
+
+
+def prepare_staging(published: Path, state: FileState) -> Path:
+    """A fresh staging folder holding a copy of the published warehouse (if any).
+
+    A live write-ahead log (committed changes of a writer that stopped before
+    its checkpoint) is copied with the file; a stale one is left out.
+    """
     folder = staging_dir(published)
     shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted refresh
     folder.mkdir(parents=True)
     staged = folder / published.name
-    if published.exists():
-        shutil.copyfile(published, staged)
-        wal = published.with_name(published.name + ".wal")
-        if wal.exists():
-            shutil.copyfile(wal, staged.with_name(staged.name + ".wal"))
+    if state is not FileState.ABSENT:
+        copy_file(published, staged)
+    if state is FileState.LIVE_WAL:
+        copy_file(wal_of(published), wal_of(staged))
     return staged
 
 
@@ -272,30 +359,42 @@ def dbt_paths(published: Path) -> dict[str, str]:
     return {
         "DBT_TARGET_PATH": os.environ.get("DBT_TARGET_PATH", str(folder / "target")),
         "DBT_LOG_PATH": os.environ.get("DBT_LOG_PATH", str(folder / "logs")),
+        # The landing pre-flight's UTF-8 copies live beside the published file.
+        "RETENTION_LANDING_DIR": str(landing_cache_dir(published)),
     }
 
 
-def dbt_vars(as_of_date: str | None) -> list[str]:
-    """The ``--vars`` argument pinning the as-of date (nothing when unpinned)."""
-    return ["--vars", json.dumps({"as_of_date": as_of_date})] if as_of_date else []
+def dbt_vars(as_of_date: str | None, landing_date: str | None = None) -> list[str]:
+    """The ``--vars`` argument pinning the as-of date and the landing day (when known).
 
-
-def as_of_env(as_of_date: str | None) -> dict[str, str]:
-    """The environment pinning the as-of date for dbt (read by macro as_of_date_setting).
-
-    An environment variable, not ``--vars``: dbt re-parses the whole project when
-    its command-line vars change, but only the files that read an environment
-    variable when that changes, so a daily refresh keeps its partial parse.
+    ``landing_date`` is the refresh's --through date: files this refresh lands are
+    recorded as landed that day, so a row dated after it is future_dated.
     """
-    return {AS_OF_ENV: as_of_date or ""}
+    values = {"as_of_date": as_of_date, "landing_date": landing_date}
+    values = {key: value for key, value in values.items() if value}
+    return ["--vars", json.dumps(values)] if values else []
+
+
+def as_of_env(as_of_date: str | None, landing_date: str | None = None) -> dict[str, str]:
+    """The environment pinning the as-of date (read by macro as_of_date_setting) and
+    the landing day (read by the landing hook, macro land_raw_files) for dbt.
+
+    Environment variables, not ``--vars``: dbt re-parses the whole project when
+    its command-line vars change, while these are read only when dbt executes, so
+    a daily refresh keeps its partial parse. ``landing_date`` is the refresh's
+    --through date: files this refresh lands are recorded as landed that day, so a
+    row dated after it is future_dated. The vars of the same names still win.
+    """
+    return {AS_OF_ENV: as_of_date or "", LANDING_ENV: landing_date or ""}
 
 
 def check_freshness(staged_settings: Settings, as_of_date: str | None, target_dir: Path,
-                    env: dict[str, str]) -> dict[str, str]:
+                    env: dict[str, str], landing_date: str | None = None) -> dict[str, str]:
     """Run ``dbt source freshness``; return each source's status (pass, warn, error)."""
     output = target_dir / "sources.json"
     result = run_dbt(staged_settings, ["source", "freshness", "--output", str(output),
-                                       *dbt_vars(as_of_date)], extra_env=env, capture=True)
+                                       *dbt_vars(as_of_date, landing_date)],
+                     extra_env=env, capture=True)
     if not output.exists():
         raise RefreshError("dbt source freshness did not run:\n" + result.stdout[-3000:])
     statuses = {}
@@ -304,23 +403,49 @@ def check_freshness(staged_settings: Settings, as_of_date: str | None, target_di
     return statuses
 
 
-def audit_quality(staged: Path, project_dir: Path) -> None:
-    """The Great Expectations checkpoint on the staged warehouse; raise when it fails."""
+def audit_quality(staged: Path, results_dir: Path) -> None:
+    """The Great Expectations checkpoint on the staged warehouse; raise when it fails.
+
+    Results go beside the published warehouse (``<published>.quality/``).
+    """
     from retention_warehouse.quality import run_checkpoint
 
-    report = run_checkpoint(staged, project_dir / "quality_results")
+    report = run_checkpoint(staged, results_dir)
     print(report.summary_text())
     if not report.success:
         raise RefreshError("the data-quality checkpoint failed on the refreshed warehouse")
 
 
-def publish(staged: Path, published: Path) -> None:
-    """Checkpoint the staged file and atomically swap it in for the published one."""
-    with duckdb.connect(str(staged)) as con:
-        con.execute("checkpoint")
-    if staged.with_name(staged.name + ".wal").exists():
-        raise RefreshError(f"{staged} still has a write-ahead log after its checkpoint")
+def publish(staged: Path, published: Path, guard: duckdb.DuckDBPyConnection | None) -> None:
+    """Checkpoint and verify the staged file, then atomically swap it in and verify again.
+
+    The published file's own write-ahead log goes before the swap: a stale one
+    belongs to no file, a live one was copied into the staging copy. Killed at
+    any point, the published file is the old one or the new one and both open.
+    """
+    try:
+        checkpoint(staged)
+        verify_read_only(staged)
+        fsync_path(staged)
+        if remove_wal(published):
+            print(f"refresh: removed the write-ahead log beside {published.name}")
+    except WarehouseFileError as error:
+        raise RefreshError(str(error)) from None
+    faults.reach("before_swap")
     os.replace(staged, published)
+    if guard is not None:
+        guard.close()  # it held the replaced file; nothing else in this process does
+    try:
+        fsync_path(published.parent)
+        faults.reach("after_swap")
+        if wal_of(published).exists():
+            raise WarehouseFileError(f"a write-ahead log appeared beside {published} during "
+                                     "the swap; some program wrote to it")
+        verify_read_only(published)
+    except (WarehouseFileError, OSError) as error:
+        raise RefreshError(f"the refreshed warehouse was swapped in but does not open "
+                           f"read-only: {error}. Run `retention build` to rebuild it.",
+                           published_changed=True) from None
     shutil.rmtree(staging_dir(published), ignore_errors=True)
 
 
@@ -339,24 +464,37 @@ class StagedWarehouse:
 def staged_warehouse(settings: Settings, full_refresh: bool = False) -> Iterator[StagedWarehouse]:
     """Write and audit inside the ``with`` block; publish atomically when it ends cleanly.
 
-    Any exception in the block leaves the published warehouse untouched (the
-    staging copy stays for inspection and is discarded by the next refresh).
-    The caller holds :func:`refresh_lock`.
+    Any exception in the block (or while publishing) leaves the published
+    warehouse untouched and removes the staging copy, so a full disk is freed
+    again. The caller holds :func:`refresh_lock`.
     """
     published = settings.warehouse_path
-    ensure_published_readable(published)
-    staged = prepare_staging(published)
-    staged_settings = Settings(
-        project_dir=settings.project_dir, warehouse_path=staged, raw_dir=settings.raw_dir,
-        raw_format=settings.raw_format, dbt_threads=settings.dbt_threads)
-    fingerprint = project_fingerprint(settings.project_dir)
-    options = RefreshOptions(full_refresh=full_refresh)
-    mode, why = choose_mode(settings, staged, options, fingerprint)
-    yield StagedWarehouse(staged_settings, published, mode, why, dbt_paths(published))
-    publish(staged, published)
-    state_path(published).write_text(json.dumps(
-        {"fingerprint": fingerprint, "mode": mode,
-         "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2) + "\n")
+    state = inspect_published(published)
+    guard = hold_published(published, state)
+    try:
+        staged = prepare_staging(published, state)
+        staged_settings = Settings(
+            project_dir=settings.project_dir, warehouse_path=staged, raw_dir=settings.raw_dir,
+            raw_format=settings.raw_format, dbt_threads=settings.dbt_threads)
+        fingerprint = project_fingerprint(settings.project_dir)
+        options = RefreshOptions(full_refresh=full_refresh)
+        mode, why = choose_mode(settings, staged, options, fingerprint)
+        yield StagedWarehouse(staged_settings, published, mode, why, dbt_paths(published))
+        publish(staged, published, guard)
+        guard = None
+    except BaseException as error:
+        if not getattr(error, "published_changed", False):
+            shutil.rmtree(staging_dir(published), ignore_errors=True)
+        raise
+    finally:
+        if guard is not None:
+            guard.close()
+    try:
+        write_json_atomically(state_path(published), {
+            "fingerprint": fingerprint, "mode": mode,
+            "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    except OSError as error:  # published already: the next refresh may rebuild in full
+        print(f"refresh: warning: {describe_os_error(error, 'recording the refresh state')}")
 
 
 def build_args(mode: str, daily_selection: bool = True) -> list[str]:
@@ -367,10 +505,35 @@ def build_args(mode: str, daily_selection: bool = True) -> list[str]:
     return ["build", *(["--selector", DAILY_SELECTOR] if daily_selection else [])]
 
 
+def dbt_build_fault_hook() -> Callable[[str, subprocess.Popen], None]:
+    """``run_dbt`` line hook: reach fault point ``dbt_build`` once dbt has finished a node."""
+    reached = False
+
+    def hook(line: str, process: subprocess.Popen) -> None:
+        nonlocal reached
+        if not reached and faults.is_armed("dbt_build") and DBT_NODE_DONE.search(line):
+            reached = True
+            faults.reach("dbt_build", child=process.pid)
+    return hook
+
+
+def check_inputs(settings: Settings) -> None:
+    """The pre-flight ``retention build`` runs too (raw folder, headers), and the hash key."""
+    if not any(settings.raw_dir.glob("transactions/*")):
+        raise RefreshInputError(f"No raw transaction files in {settings.raw_dir}/transactions.")
+    try:
+        run_preflight(settings)
+        resolve_hash_key(settings.raw_dir)
+    except (RawLandingError, HashKeyError) as error:
+        raise RefreshInputError(str(error)) from None
+
+
 def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
     """Run one write-audit-publish refresh; raise :class:`RefreshError` on any failure."""
+    faults.check_configuration()
     published = settings.warehouse_path
     as_of = (options.through - timedelta(days=1)).isoformat() if options.through else None
+    landed_on = options.through.isoformat() if options.through else None
     result = RefreshResult(published=published, mode="", as_of_date=as_of)
     started = time.monotonic()
     with refresh_lock(published):
@@ -380,8 +543,7 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             result.landed = land_generated(settings.raw_dir, options.through,
                                            options.land_customers, options.land_seed,
                                            settings.raw_format)
-        if not any(settings.raw_dir.glob("transactions/*")):
-            raise RefreshError(f"No raw transaction files in {settings.raw_dir}/transactions.")
+        check_inputs(settings)
         result.seconds["land"] = time.monotonic() - started
 
         with staged_warehouse(settings, options.full_refresh) as staged:
@@ -389,11 +551,15 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             print(f"refresh: {staged.mode} build ({staged.why}); "
                   f"as-of date {as_of or 'last loaded'}")
             step = time.monotonic()
-            env = {**staged.env, **as_of_env(as_of)}
-            build = run_dbt(staged.settings, build_args(staged.mode), extra_env=env)
+            env = {**staged.env, **as_of_env(as_of, landed_on)}
+            build = run_dbt(staged.settings, build_args(staged.mode), extra_env=env,
+                            on_line=dbt_build_fault_hook())
             result.seconds["dbt_build"] = time.monotonic() - step
             if build.returncode != 0:
-                raise RefreshError("dbt build failed on the staged copy (see the messages above)")
+                cause = describe_dbt_failure(build.stdout, staged.settings.warehouse_path,
+                                             "dbt wrote the staged copy")
+                raise RefreshError(f"dbt build failed on the staged copy: {cause}" if cause else
+                                   "dbt build failed on the staged copy (see the messages above)")
 
             step = time.monotonic()
             result.freshness = source_freshness(
@@ -407,7 +573,7 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             result.seconds["freshness"] = time.monotonic() - step
             if options.quality:
                 step = time.monotonic()
-                audit_quality(staged.settings.warehouse_path, settings.project_dir)
+                audit_quality(staged.settings.warehouse_path, quality_results_dir(published))
                 result.seconds["quality"] = time.monotonic() - step
         result.seconds["total"] = time.monotonic() - started
         return result
@@ -432,6 +598,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fail when a source is stale beyond its error_after")
 
 
+def exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM handler: leave through the normal cleanup paths (exit code 143)."""
+    raise SystemExit(128 + signum)
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``retention refresh``."""
     options = RefreshOptions(
@@ -439,13 +610,21 @@ def run(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh, quality=not args.skip_quality,
         require_fresh=args.require_fresh)
     settings = load_settings()
+    signal.signal(signal.SIGTERM, exit_on_sigterm)  # clean up (dbt group, staging) on TERM
+    unchanged = f"The published warehouse {settings.warehouse_path} was not changed."
     try:
         result = refresh(settings, options)
     except RefreshError as error:
-        print(f"error: refresh failed: {error}\n"
-              f"The published warehouse {settings.warehouse_path} was not changed.",
-              file=sys.stderr)
-        return 3 if isinstance(error, RefreshLockedError) else 1
+        trailer = ("The published warehouse was replaced." if error.published_changed
+                   else unchanged)
+        print(f"error: refresh failed: {error}\n{trailer}", file=sys.stderr)
+        if isinstance(error, RefreshLockedError):
+            return 3
+        return 2 if isinstance(error, RefreshInputError) else 1
+    except OSError as error:
+        print(f"error: refresh failed: {describe_os_error(error, 'refreshing the warehouse')}\n"
+              f"{unchanged}", file=sys.stderr)
+        return 2
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     print(f"refresh: published {result.published} ({result.mode}; {timings})")
     return 0

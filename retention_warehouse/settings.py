@@ -37,10 +37,21 @@ class Settings:
 
 
 def detect_raw_format(raw_dir: Path) -> str:
-    """Return ``parquet`` when the landing folder holds Parquet files, else ``csv``."""
-    if raw_dir.is_dir() and any(raw_dir.glob("*/*.parquet")):
+    """``parquet`` when the landing folder holds only Parquet batch files, else ``csv``.
+
+    The readers detect each file's format from its name; this is the format generated
+    data is written in (``retention refresh --land-generated``, the benchmark).
+    """
+    names = [p.name.lower() for p in raw_dir.glob("*/*")] if raw_dir.is_dir() else []
+    if names and all(name.endswith(".parquet") for name in names if not name.startswith(".")):
         return "parquet"
     return "csv"
+
+
+def quality_results_dir(warehouse_path: Path) -> Path:
+    """Where ``retention quality`` writes its results: ``<warehouse>.quality/`` beside it,
+    so two warehouses never overwrite each other's results."""
+    return Path(f"{warehouse_path}.quality")
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -13,10 +13,13 @@
 -- count (active at s or e, a purchase or survey in P, or the period in
 -- progress), so the period KPIs (S, E, N, R, L) are plain sums of the flags
 -- and can be sliced by any customer attribute without double counting.
+{%- set upstream = ref('int_customers_periods_stated')
+    .include(database=False) %}
+
 with
 
 states as (
-    select * from {{ ref('int_customers_periods_stated').include(database=False) }}
+    select * from {{ upstream }}
 ),
 
 final as (

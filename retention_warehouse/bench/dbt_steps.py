@@ -8,6 +8,7 @@ target and log folders), so a benchmark never touches the developer's
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from retention_warehouse.bench.dataset import LAST_DAY, SizeData, link_batch, unlink_batch
 from retention_warehouse.bench.process import Measured, measure
 from retention_warehouse.dbt_runner import dbt_executable
+from retention_warehouse.pii import HASH_KEY_VARIABLE, sample_hash_key
 from retention_warehouse.refresh import (
     as_of_env,
     dbt_paths,
@@ -88,6 +90,9 @@ class Workspace:
             "DBT_LOG_PATH": str(self.root / "logs"),
             "RETENTION_DUCKDB_THREADS": str(self.engine.duckdb_threads),
             "RETENTION_DUCKDB_MEMORY_LIMIT": self.engine.memory_limit,
+            # The raw folder holds symlinks to data the bench generated itself (no generator
+            # manifest of its own): hash with the caller's key or the public sample key.
+            HASH_KEY_VARIABLE: os.environ.get(HASH_KEY_VARIABLE) or sample_hash_key(),
         })
 
     def prepare(self) -> None:
@@ -224,15 +229,16 @@ class Workspace:
 
         ``dbt build`` selecting no node, in the refresh's dbt folder (the
         partial-parse cache the last refresh left) with the refresh's database path
-        and the next as-of date, exactly as the next morning's refresh starts:
+        and the next as-of and landing dates, exactly as the next morning's refresh starts:
         start-up and partial parse, nothing built.
         """
         paths = dbt_paths(self.published)
         as_of = (LAST_DAY + timedelta(days=run)).isoformat()
+        through = (LAST_DAY + timedelta(days=run + 1)).isoformat()
         # The staged file's path, as in the refresh: dbt's partial parse is keyed on the
         # profile, the database path included.
         staged = staging_dir(self.published) / self.published.name
-        env = {**self.env, **paths, **as_of_env(as_of), "RETENTION_DB": str(staged)}
+        env = {**self.env, **paths, **as_of_env(as_of, through), "RETENTION_DB": str(staged)}
         results_path = Path(paths["DBT_TARGET_PATH"]) / "run_results.json"
         results_path.unlink(missing_ok=True)
         try:

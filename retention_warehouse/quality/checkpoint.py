@@ -31,10 +31,45 @@ from retention_warehouse.quality.suites import (
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+def marts_not_empty_suite(marts: dict[str, pd.DataFrame]) -> SuiteSpec:
+    """Every mart has rows: an empty warehouse fails here, by name, instead of passing."""
+    import great_expectations.expectations as gxe
+
+    frame = pd.DataFrame({"mart": list(marts), "rows": [len(frame) for frame in marts.values()]})
+    return SuiteSpec(name="marts_not_empty", frame=frame, key="mart", expectations=[
+        gxe.ExpectColumnValuesToBeBetween(
+            column="rows", min_value=1,
+            meta={"check": "every mart holds rows (an empty mart means nothing was loaded)"}),
+    ])
+
+
+def expected_values_failed_suite(error: Exception) -> SuiteSpec:
+    """One failing expectation saying the expected values could not be computed, and why."""
+    import great_expectations.expectations as gxe
+
+    frame = pd.DataFrame({"step": ["expected_values"],
+                          "outcome": [f"not computed: {type(error).__name__}: {error}"]})
+    return SuiteSpec(name="expected_values", frame=frame, key="step", expectations=[
+        gxe.ExpectColumnValuesToBeInSet(
+            column="outcome", value_set=["computed"],
+            meta={"check": "the expected values can be computed from staging (they cannot "
+                           "when the marts or their inputs are empty or partial)"}),
+    ])
+
+
 def build_suites(warehouse_path: Path) -> list[SuiteSpec]:
-    """Read the warehouse, compute the expected values, and assemble every frame to validate."""
+    """Read the warehouse, compute the expected values, and assemble every frame to validate.
+
+    An empty or partial warehouse never crashes the checkpoint: the ``marts_not_empty``
+    suite fails by mart, and when the expected values cannot be computed at all the
+    ``expected_values`` suite fails with the reason.
+    """
     frames = read_warehouse(warehouse_path)
-    expected = compute_expected(frames)
+    not_empty = marts_not_empty_suite(frames.marts)
+    try:
+        expected = compute_expected(frames)
+    except Exception as error:  # noqa: BLE001 - reported as a failed expectation, never a crash
+        return [not_empty, expected_values_failed_suite(error)]
     suites = [comparison_suite(spec, compare(spec, frames.marts[spec.mart],
                                              expected.by_mart[spec.mart]))
               for spec in COMPARISONS]
@@ -44,7 +79,7 @@ def build_suites(warehouse_path: Path) -> list[SuiteSpec]:
         suites.append(SuiteSpec(name=f"{mart}__structure", frame=frames.marts[mart], key=key,
                                 expectations=expectations))
     suites.append(run_parameters_suite(frames.params.as_of, expected.last_loaded_date))
-    return suites
+    return [not_empty, *suites]
 
 
 def run_parameters_suite(as_of: pd.Timestamp, last_loaded: pd.Timestamp) -> SuiteSpec:

@@ -7,21 +7,21 @@ docs/metric_decisions.md says.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
+from retention_warehouse.pii import keyed_hash
 from retention_warehouse.quality.inputs import Params
 
 CENT = Decimal("0.01")
 CLOSING_EVENTS = ("closure", "erasure_request")
 
 
-def customer_key(customer_id: object) -> str:
-    """The mart join key: SHA-256 (hex) of the customer id (macro hash_pii)."""
-    return hashlib.sha256(str(customer_id).encode()).hexdigest()
+def customer_key(customer_id: object, key: str) -> str:
+    """The mart join key: HMAC-SHA256 (hex) of the customer id (macro hash_pii)."""
+    return keyed_hash(customer_id, key)
 
 
 def round_money(value: Decimal) -> Decimal:
@@ -71,7 +71,8 @@ def expected_orders(inputs: dict[str, pd.DataFrame], params: Params) -> pd.DataF
     orders["purchase_sequence_number"] = sequence.reindex(orders.index).astype("Int64")
     previous = purchases.groupby("customer_id")["order_date"].shift(1)
     orders["previous_purchase_date"] = previous.reindex(orders.index)
-    orders["customer_key"] = orders["customer_id"].map(customer_key)
+    orders["customer_key"] = [customer_key(customer_id, params.hash_key)
+                              for customer_id in orders["customer_id"]]
     return orders
 
 
@@ -96,8 +97,11 @@ def expected_people(
     regions = inputs["regions"].set_index("country_code")["region"]
     by_customer = purchases.groupby("customer_id")
     frame = pd.DataFrame(index=people.index)
-    frame["customer_key"] = [customer_key(customer_id) for customer_id in people.index]
-    frame["region"] = people["country_code"].map(regions)
+    frame["customer_key"] = [customer_key(customer_id, params.hash_key)
+                             for customer_id in people.index]
+    # A country the seed does not list (or none, e.g. customers derived from the ledger)
+    # is region unknown (docs/metric_decisions.md).
+    frame["region"] = people["country_code"].map(regions).fillna("unknown")
     frame["acquisition_channel"] = people["acquisition_channel"]
     frame["signup_date"] = people["signup_date"]
     frame["orders"] = by_customer.size().reindex(people.index).fillna(0).astype("int64")

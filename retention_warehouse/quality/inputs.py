@@ -9,6 +9,7 @@ parameter (``var as_of_date``), which is itself checked against the data.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,9 @@ import duckdb
 import pandas as pd
 import yaml
 
+from retention_warehouse.pii import HASH_KEY_VARIABLE, keyed_hash, sample_hash_key
 from retention_warehouse.settings import PROJECT_DIR
+from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
 
 GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
@@ -65,6 +68,7 @@ class Params:
     churn_inactivity_days: int
     at_risk_days: int
     grain_months: int
+    hash_key: str  # the key customer_key is an HMAC with (retention_warehouse.pii)
 
 
 @dataclass
@@ -110,27 +114,65 @@ def read_warehouse(warehouse_path: Path) -> WarehouseFrames:
             f"The warehouse file {warehouse_path} does not exist. "
             "Build it first (`retention build`) or point --db / RETENTION_DB at it."
         )
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    try:
+        connection = open_read_only(warehouse_path)
+    except WarehouseFileError as error:
+        raise WarehouseUnreadableError(str(error)) from None
+    with connection as con:
         inputs = {name: _read(con, sql) for name, sql in STAGING_QUERIES.items()}
         marts = {name: _read(con, f"select * from marts.{name}") for name in MART_TABLES}
+        resolved = _read(con, "select as_of_date from intermediate.int_as_of_dates_resolved")
     for name, columns in DECIMAL_COLUMNS.items():
         for column in columns:
             inputs[name][column] = inputs[name][column].map(to_decimal).astype(object)
-    return WarehouseFrames(inputs=inputs, marts=marts, params=read_params(marts))
+    return WarehouseFrames(inputs=inputs, marts=marts, params=read_params(inputs, marts, resolved))
 
 
-def read_params(marts: dict[str, pd.DataFrame]) -> Params:
-    """The as-of date (from the marts: a parameter, not a metric) and the dbt vars."""
+def find_hash_key(inputs: dict[str, pd.DataFrame], marts: dict[str, pd.DataFrame]) -> str:
+    """The key customer_key was made with: RETENTION_HASH_KEY or, failing that, the sample key.
+
+    A run parameter like the as-of date, checked against the data: the key is the one under
+    which some CRM id hashes to a customer_key of dim_customers (every other key is then
+    checked row by row by the comparisons). An empty dim_customers (nothing loaded) has no
+    key to check against: the first candidate is used, and the comparisons report the rest.
+    """
+    candidates = [key for key in (os.environ.get(HASH_KEY_VARIABLE), sample_hash_key()) if key]
+    ids = inputs["customers"]["customer_id"].astype(str).head(50)
+    keys = set(marts["dim_customers"]["customer_key"])
+    if not keys:
+        return candidates[0]
+    for key in candidates:
+        if any(keyed_hash(customer_id, key) in keys for customer_id in ids):
+            return key
+    tried = (f"the key in {HASH_KEY_VARIABLE} or the sample key"
+             if os.environ.get(HASH_KEY_VARIABLE)
+             else f"the sample key ({HASH_KEY_VARIABLE} is not set)")
+    raise WarehouseUnreadableError(
+        f"customer_key in this warehouse was not made with {tried}: set {HASH_KEY_VARIABLE} "
+        "to the key the warehouse was built with.")
+
+
+def read_params(inputs: dict[str, pd.DataFrame], marts: dict[str, pd.DataFrame],
+                resolved: pd.DataFrame | None = None) -> Params:
+    """The as-of date (from the marts: a parameter, not a metric) and the dbt vars.
+
+    An empty dim_customers (nothing loaded) falls back to the resolved as-of date, so the
+    checkpoint can still report what failed.
+    """
     variables = dbt_vars()
     as_of_values = marts["dim_customers"]["as_of_date"].dropna().unique()
-    if len(as_of_values) != 1:
+    if len(as_of_values) == 0 and resolved is not None:
+        as_of_values = resolved["as_of_date"].dropna().unique()
+    if len(as_of_values) > 1:
         raise WarehouseUnreadableError(
             f"dim_customers holds {len(as_of_values)} as-of dates; expected exactly one."
         )
     grain = str(variables.get("retention_grain", "month"))
+    hash_key = find_hash_key(inputs, marts)
     return Params(
-        as_of=pd.Timestamp(as_of_values[0]).normalize(),
+        as_of=pd.Timestamp(as_of_values[0]).normalize() if len(as_of_values) else pd.NaT,
         churn_inactivity_days=int(variables.get("churn_inactivity_days", 180)),
         at_risk_days=int(variables.get("at_risk_days", 90)),
         grain_months=GRAIN_MONTHS[grain],
+        hash_key=hash_key,
     )

@@ -29,6 +29,8 @@ figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radi
          padding: 14px 16px; }
 figure h2 { margin: 0 0 4px; font-size: 16px; }
 figure .definition { margin: 0 0 8px; color: var(--muted); font-size: 12.5px; }
+figure .source-note { margin: 0 0 8px; padding: 4px 8px; border-left: 3px solid #b45309;
+  background: #fffbeb; font-size: 12.5px; }
 figcaption { color: var(--muted); font-size: 11.5px; margin-top: 6px; }
 .legend { display: flex; flex-wrap: wrap; gap: 14px; font-size: 12px; margin: 2px 0 4px; }
 .legend span::before { content: ""; display: inline-block; width: 10px; height: 10px;

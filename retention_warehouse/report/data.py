@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
+
 Chart = dict[str, Any]
 
 CLTV_BINS = 20
@@ -65,9 +67,9 @@ def _connect(db_path: Path) -> duckdb.DuckDBPyConnection:
         raise ReportError(f"no warehouse file at {db_path}: run `retention build` first "
                           "or pass --db PATH")
     try:
-        return duckdb.connect(str(db_path), read_only=True)
-    except duckdb.Error as error:
-        raise ReportError(f"cannot open {db_path} read-only: {error}") from error
+        return open_read_only(db_path)
+    except WarehouseFileError as error:
+        raise ReportError(str(error)) from None
 
 
 # --- one function per chart (or pair of charts) -------------------------------------------
@@ -299,6 +301,33 @@ order by share desc, recent.reason_category
 """
 
 
+SOURCES_SQL = """
+select source_table, effect_when_absent
+from marts.dim_data_sources
+where not is_landed
+"""
+
+# Which chart needs which optional raw table: without it the chart says why it is empty.
+CHART_SOURCES: dict[str, tuple[str, ...]] = {
+    "nps_csat": ("survey_responses",),
+    "ces": ("survey_responses",),
+    "churn_reasons": ("survey_responses",),
+    "cltv_distribution": ("marketing_spend",),
+    "cltv_by_channel": ("marketing_spend",),
+}
+
+
+def _source_notes(absent: dict[str, str]) -> dict[str, str]:
+    """chart id -> the reason its metric is NULL (a raw table that was not landed)."""
+    notes = {}
+    for chart_id, tables in CHART_SOURCES.items():
+        reasons = [f"No {table} files were landed: {absent[table]}."
+                   for table in tables if table in absent]
+        if reasons:
+            notes[chart_id] = " ".join(reasons)
+    return notes
+
+
 def _headline(kpis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Figures of the last complete period, shown above the charts."""
     complete = [row for row in kpis if row["is_complete_period"]] or kpis
@@ -327,6 +356,8 @@ def load_report(db_path: Path) -> Report:
             f"select min(period_start) from marts.fct_churn_reasons "
             f"where period_start > cast(? as date) - interval {CHURN_REASON_MONTHS} month",
             [as_of_text]).fetchone()[0])
+        notes = _source_notes({row["source_table"]: row["effect_when_absent"]
+                               for row in _rows(con, SOURCES_SQL)})
         charts = [
             *_kpi_charts(kpis, as_of_text),
             _cohort_heatmap(_rows(con, COHORT_SQL)),
@@ -347,6 +378,8 @@ def load_report(db_path: Path) -> Report:
     charts.sort(key=lambda chart: order.index(chart["id"]))
     for chart in charts:
         chart["as_of"] = as_of_text
+        if chart["id"] in notes:
+            chart["note"] = notes[chart["id"]]
     return Report(as_of_date=as_of_text, warehouse=db_path.name,
                   generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                   headline=_headline(kpis), charts=charts)

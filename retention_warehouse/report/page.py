@@ -33,7 +33,8 @@ def _figure(chart: dict[str, Any]) -> str:
         f'<figure id="figure-{escape(chart["id"])}" data-chart="{escape(chart["id"])}">'
         f'<h2>{escape(chart["title"])}</h2>'
         f'<p class="definition">{escape(chart["definition"])}</p>'
-        f'<div class="plot"></div>'
+        + (f'<p class="source-note">{escape(chart["note"])}</p>' if chart.get("note") else "")
+        + f'<div class="plot"></div>'
         f'<figcaption>Source: {escape(chart["source"])} · as of {escape(chart["as_of"])}'
         f"</figcaption></figure>"
     )

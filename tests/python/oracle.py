@@ -31,11 +31,14 @@ UTC date of any clean transaction). Only the calendar-month grain is implemented
 from __future__ import annotations
 
 import bisect
+import csv
+import gzip
 import math
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -47,6 +50,7 @@ REPORTING_CURRENCY = "USD"
 CENT = Decimal("0.01")
 RATE_QUANTUM = Decimal("0.00000001")
 DAYS_PER_YEAR = Decimal("365.25")
+FX_MAX_CARRY_DAYS = 4
 
 SURVEY_TYPES = ("nps", "csat", "ces", "exit")
 SCORE_RANGES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
@@ -80,6 +84,19 @@ RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     "marketing_spend": (
         "spend_month", "country_code", "acquisition_channel", "currency_code", "spend_amount",
     ),
+    "fx_rates": ("rate_date", "currency_code", "usd_per_unit"),
+}
+
+# docs/raw_data_contract.md: the columns a row may not leave blank (currency_code only
+# while no default currency is given).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "crm_customers": ("customer_id", "signup_at"),
+    "crm_account_events": ("event_id", "customer_id", "event_type", "event_at"),
+    "transactions": ("order_id", "customer_id", "transaction_at", "amount", "currency_code"),
+    "survey_invitations": ("invitation_id", "customer_id", "survey_type", "sent_at"),
+    "survey_responses": ("response_id", "invitation_id", "responded_at"),
+    "marketing_spend": ("spend_month", "acquisition_channel", "currency_code", "spend_amount"),
+    "fx_rates": ("rate_date", "currency_code", "usd_per_unit"),
 }
 
 # --------------------------------------------------------------------------------------
@@ -112,134 +129,307 @@ def month_end(index: int) -> date:
     return month_start(index + 1) - timedelta(days=1)
 
 
-_TS_ISO_OFFSET = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})([+-])(\d{2}):(\d{2})$"
+# docs/metric_decisions.md, "Raw values": ISO 8601 date and time (T or a space, optional
+# seconds and fraction) with an offset (+HH:MM, +HHMM, +HH or Z, optionally after a
+# space) or without one (UTC); a date alone (midnight UTC); DD/MM/YYYY HH:MM:SS +HHMM.
+_TS_ISO = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ]([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d)(?:\.(\d{1,9}))?)?"
+    r"(?: ?(Z|z|([+-])(0\d|1[0-4])(?::?([0-5]\d))?))?$"
 )
+_TS_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _TS_DMY_OFFSET = re.compile(
-    r"^(\d{2})/(\d{2})/(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$"
+    r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{1,2}):(\d{1,2}) ([+-])(\d{2}):?(\d{2})$"
 )
-_TS_ISO_NAIVE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})$")
-_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
-_INTEGER = re.compile(r"^[+-]?\d+$")
-_MONTH_START = re.compile(r"^(\d{4})-(\d{2})-01$")
+_MONEY = re.compile(r"^[+-]?\d{1,16}(\.\d{1,2})?$")
+_INTEGER = re.compile(r"^[+-]?\d{1,9}$")
+_COUNT = re.compile(r"^\+?\d{1,9}$")
+_RATE = re.compile(r"^\+?\d{1,8}(\.\d{1,10})?$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_TRUE = ("true", "1", "yes", "t", "y")
+_FALSE = ("false", "0", "no", "f", "n")
 
 
 def parse_timestamp_utc(text: str | None) -> datetime | None:
-    """Parse one of the three raw timestamp formats into an aware UTC datetime.
+    """Parse a raw timestamp into an aware UTC datetime; None when it is not one.
 
-    Formats: ``YYYY-MM-DDTHH:MM:SS±HH:MM``, ``DD/MM/YYYY HH:MM:SS ±HHMM`` and
-    ``YYYY-MM-DDTHH:MM:SS`` (no offset: read as UTC). Anything else (including an
-    impossible calendar date) returns ``None``.
+    Fractions beyond microseconds are cut; an impossible calendar date is None.
     """
     if text is None:
         return None
     value = text.strip()
     try:
-        if m := _TS_ISO_OFFSET.match(value):
-            y, mo, d, h, mi, s, sign, oh, om = m.groups()
-        elif m := _TS_DMY_OFFSET.match(value):
+        if m := _TS_ISO.match(value):
+            y, mo, d, h, mi, s, frac, zone, sign, oh, om = m.groups()
+            micros = int((frac or "0")[:6].ljust(6, "0"))
+            offset = timedelta(0)
+            if zone and zone not in ("Z", "z"):
+                offset = timedelta(hours=int(oh), minutes=int(om or 0))
+                if sign == "-":
+                    offset = -offset
+            local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0), micros,
+                             tzinfo=timezone(offset))
+            return local.astimezone(UTC)
+        if m := _TS_DATE.match(value):
+            return datetime(*map(int, m.groups()), tzinfo=UTC)
+        if m := _TS_DMY_OFFSET.match(value):
             d, mo, y, h, mi, s, sign, oh, om = m.groups()
-        elif m := _TS_ISO_NAIVE.match(value):
-            y, mo, d, h, mi, s = m.groups()
-            return datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=UTC)
-        else:
-            return None
-        offset = timedelta(hours=int(oh), minutes=int(om))
-        if sign == "-":
-            offset = -offset
-        local = datetime(
-            int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=timezone(offset)
-        )
-        return local.astimezone(UTC)
+            if int(h) > 23 or int(mi) > 59 or int(s) > 59:
+                return None
+            offset = timedelta(hours=int(oh), minutes=int(om))
+            if sign == "-":
+                offset = -offset
+            local = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s),
+                             tzinfo=timezone(offset))
+            return local.astimezone(UTC)
+        return None
     except ValueError:
         return None
 
 
-def parse_decimal(text: str) -> Decimal | None:
-    """Parse a plain decimal number (no exponent, no thousands separator)."""
+def parse_money(text: str, max_decimals: int = 2) -> Decimal | None:
+    """Optional sign, digits, at most ``max_decimals`` decimals (never rounded); else None."""
     value = text.strip()
-    if not _DECIMAL.match(value):
+    if not _MONEY.match(value) or len(value.partition(".")[2]) > max_decimals:
         return None
+    return Decimal(value)
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    """A money amount with up to 2 decimals (kept for callers of the old name)."""
+    return parse_money(text)
+
+
+def parse_boolean(text: str) -> bool | None:
+    """true/1/yes/t/y and false/0/no/f/n in any case; None for anything else."""
+    value = text.strip().lower()
+    return True if value in _TRUE else False if value in _FALSE else None
+
+
+def parse_iso_date(text: str) -> date | None:
+    """A YYYY-MM-DD date (None when not one, or impossible)."""
+    m = _TS_DATE.match(text.strip())
     try:
-        return Decimal(value)
-    except InvalidOperation:  # pragma: no cover - the regex already guards
+        return date(*map(int, m.groups())) if m else None
+    except ValueError:
         return None
+
+
+def normalize_email(text: str) -> str | None:
+    """NFC, trimmed, lower-cased; None when blank (plus-tags and dots are kept)."""
+    value = unicodedata.normalize("NFC", text).strip().lower()
+    return value or None
 
 
 def _blank(value: str | None) -> bool:
     return value is None or value.strip() == ""
 
 
+def _missing_required(table: str, row: dict[str, str], default_currency: str | None) -> bool:
+    columns = [c for c in REQUIRED[table]
+               if not (table == "transactions" and c == "currency_code" and default_currency)]
+    return any(_blank(row[c]) for c in columns)
+
+
 # --------------------------------------------------------------------------------------
 # Raw and seed loading
 # --------------------------------------------------------------------------------------
 
+_KINDS = ((".csv.gz", "csv_gzip"), (".csv", "csv"), (".parquet", "parquet"))
+_PYTHON_ENCODINGS = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "windows-1252": "cp1252"}
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """A distinct raw row (identical copies collapsed) and where its copies landed."""
+
+    values: dict[str, str]
+    source_file: str  # the first file (by path) holding a copy
+    landing_sequence: int  # of the latest landed copy
+    landed_on: date  # of the latest landed copy
+    copies: int
+
+    def __getitem__(self, column: str) -> str:
+        return self.values[column]
+
+
+@dataclass
+class Landing:
+    """How the raw folder is read: landing order and day of each file, encodings."""
+
+    landed_on: date | None = None  # default landing day of every file (None: today, UTC)
+    order: list[str] | None = None  # file paths in landing order (None: mtime, then path)
+    landed_on_by_file: dict[str, date] = field(default_factory=dict)
+    encodings: dict[str, str] = field(default_factory=dict)  # table -> utf-8|utf-16|windows-1252
+    default_currency: str | None = None
+    malformed: dict[str, int] = field(default_factory=dict)  # lines skipped, per table
+
+    def files(self, raw_dir: Path, table: str) -> list[Path]:
+        """The table's batch files (hidden files skipped)."""
+        folder = Path(raw_dir) / table
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir()
+                      if not p.name.startswith(".") and _kind(p.name) is not None)
+
+    def sequence(self, raw_dir: Path) -> dict[str, int]:
+        """Every batch file's place in the landing order (1, 2, ...)."""
+        paths = [str(p) for table in RAW_COLUMNS for p in self.files(raw_dir, table)]
+        if self.order is not None:
+            ranked = self.order + [p for p in sorted(paths) if p not in self.order]
+        else:
+            ranked = sorted(paths, key=lambda p: (int(Path(p).stat().st_mtime), p))
+        return {path: n for n, path in enumerate(ranked, 1)}
+
+    def day(self, path: str) -> date:
+        """The day a file landed."""
+        return self.landed_on_by_file.get(path) or self.landed_on or datetime.now(UTC).date()
+
+
+def _kind(name: str) -> str | None:
+    lowered = name.lower()
+    return next((kind for end, kind in _KINDS
+                 if lowered.endswith(end) and len(lowered) > len(end)), None)
+
+
+def _file_rows(path: Path, table: str, encoding: str, landing: Landing) -> list[dict[str, str]]:
+    """The rows of one batch file as contract columns of text ("" when absent or NULL).
+
+    A CSV line with another number of fields than the header is not a row (malformed);
+    blank lines are skipped, as DuckDB skips them.
+    """
+    columns = RAW_COLUMNS[table]
+    if _kind(path.name) == "parquet":
+        import duckdb  # only used as a Parquet decoder: every column read as text
+
+        with duckdb.connect() as con:
+            names = [row[0] for row in con.execute(
+                "describe select * from read_parquet(?)", [str(path)]).fetchall()]
+            select = ", ".join(f'cast("{n}" as varchar)' for n in names)
+            fetched = con.execute(f"select {select} from read_parquet(?)", [str(path)]).fetchall()
+        header = [n.strip().lower() for n in names]
+        records = [["" if v is None else v for v in row] for row in fetched]
+    else:
+        opener = gzip.open if _kind(path.name) == "csv_gzip" else open
+        with opener(path, "rt", encoding=_PYTHON_ENCODINGS[encoding], newline="") as handle:
+            reader = csv.reader(handle)
+            header = [c.strip().lower() for c in next(reader, [])]
+            records = []
+            for record in reader:
+                if not record:
+                    continue
+                if len(record) != len(header):
+                    landing.malformed[table] = landing.malformed.get(table, 0) + 1
+                    continue
+                records.append(record)
+    position = {name: i for i, name in reversed(list(enumerate(header)))}
+    return [{c: (record[position[c]] if c in position else "") for c in columns}
+            for record in records]
+
+
+def read_raw_rows(raw_dir: Path, table: str, landing: Landing | None = None) -> list[RawRow]:
+    """Union every batch file of ``<raw_dir>/<table>/`` and collapse identical rows."""
+    landing = landing or Landing()
+    sequence = landing.sequence(raw_dir)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    first: dict[tuple[str, ...], dict[str, str]] = {}
+    for path in landing.files(raw_dir, table):
+        encoding = landing.encodings.get(table, "utf-8")
+        for values in _file_rows(path, table, encoding, landing):
+            key = tuple(values[c] for c in RAW_COLUMNS[table])
+            groups.setdefault(key, []).append(str(path))
+            first.setdefault(key, values)
+    return [RawRow(values=first[key], source_file=min(paths),
+                   landing_sequence=max(sequence[p] for p in paths),
+                   landed_on=max(landing.day(p) for p in paths), copies=len(paths))
+            for key, paths in groups.items()]
+
 
 def read_raw_table(raw_dir: Path, table: str) -> list[dict[str, str]]:
-    """Union every batch file of ``<raw_dir>/<table>/`` and collapse exact duplicates.
-
-    Values stay text; a missing value becomes ``""``. A missing folder is an empty table.
-    """
-    folder = Path(raw_dir) / table
-    columns = list(RAW_COLUMNS[table])
-    frames: list[pd.DataFrame] = []
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.csv")):
-            frames.append(
-                pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-            )
-        parquet_files = sorted(folder.glob("*.parquet"))
-        if parquet_files:
-            import duckdb  # only used as a Parquet reader
-
-            for path in parquet_files:
-                frames.append(duckdb.read_parquet(str(path)).df())
-    if not frames:
-        return []
-    frame = pd.concat(frames, ignore_index=True)
-    for column in columns:
-        if column not in frame.columns:
-            frame[column] = ""
-    frame = frame[columns].astype(object).where(frame[columns].notna(), "")
-    frame = frame.astype(str).drop_duplicates(ignore_index=True)
-    return frame.to_dict("records")
+    """The distinct raw rows of a table as dicts of text (no landing information)."""
+    return [row.values for row in read_raw_rows(raw_dir, table)]
 
 
 @dataclass(frozen=True)
 class Seeds:
-    """The reference seeds the oracle needs."""
+    """The reference seeds (and supplied FX rates) the oracle needs."""
 
-    usd_per_unit: dict[tuple[str, date], Decimal]
+    usd_per_unit: dict[tuple[str, date], Decimal]  # published rates
     currencies: frozenset[str]
     tiers: tuple[tuple[str, int, Decimal], ...]  # (name, rank, min spend), by rank
     reason_category: dict[str, str]
     reason_categories: tuple[str, ...]
     region_of_country: dict[str, str]
+    minor_units: dict[str, int] = field(default_factory=dict)
+    max_carry_days: int = FX_MAX_CARRY_DAYS
+
+    def usd_rate(self, currency: str, on: date) -> Decimal | None:
+        """US dollars per unit on a day: USD is 1; else the latest published rate at most
+        ``max_carry_days`` days before (or on) the day."""
+        if currency == "USD":
+            return Decimal(1)
+        for back in range(self.max_carry_days + 1):
+            rate = self.usd_per_unit.get((currency, on - timedelta(days=back)))
+            if rate is not None:
+                return rate
+        return None
 
     def fx_rate(self, currency: str, on: date) -> Decimal | None:
-        """``round8(usd_per_unit(currency) / usd_per_unit(reporting))`` on a date, or None."""
-        numerator = self.usd_per_unit.get((currency, on))
-        denominator = self.usd_per_unit.get((REPORTING_CURRENCY, on))
+        """``round8(usd(currency) / usd(reporting))`` on a day, 1 for the reporting currency."""
+        if currency == REPORTING_CURRENCY:
+            return Decimal(1)
+        numerator = self.usd_rate(currency, on)
+        denominator = self.usd_rate(REPORTING_CURRENCY, on)
         if numerator is None or denominator is None or denominator == 0:
             return None
         return round_rate(numerator / denominator)
 
+    def is_known(self, currency: str) -> bool:
+        """The reporting currency, or a currency with any published rate."""
+        return currency == REPORTING_CURRENCY or currency in self.currencies
+
+    def money_decimals(self, currency: str) -> int:
+        """Decimals an amount of the currency may carry: its minor units, at most 2."""
+        return min(self.minor_units.get(currency, 2), 2)
+
+    def with_supplied_rates(self, rows: Iterable[RawRow]) -> Seeds:
+        """Seeds whose rates are extended and overridden by clean supplied fx_rates rows."""
+        parsed: dict[tuple[str, date], list[Decimal | None]] = defaultdict(list)
+        for row in rows:
+            if _missing_required("fx_rates", row.values, None):
+                continue
+            on = parse_iso_date(row["rate_date"])
+            currency = row["currency_code"].strip().upper()
+            text = row["usd_per_unit"].strip()
+            rate = Decimal(text) if _RATE.match(text) else None
+            if on is None:
+                continue
+            valid = rate is not None and rate > 0 and _CURRENCY.match(currency) is not None
+            parsed[(currency, on)].append(rate if valid else None)
+        supplied = {key: rates[0] for key, rates in parsed.items()
+                    if len(rates) == 1 and rates[0] is not None}
+        rates = {k: v for k, v in self.usd_per_unit.items() if k[0] != "USD"}
+        rates.update({k: v for k, v in supplied.items() if k[0] != "USD"})
+        return replace(self, usd_per_unit=rates,
+                       currencies=frozenset(c for c, _ in rates) | {"USD"})
+
 
 def load_seeds(seeds_dir: Path) -> Seeds:
-    """Read fx_rates, loyalty_tiers, exit_reasons and country_regions."""
+    """Read fx_rates, loyalty_tiers, exit_reasons, country_regions, currency_minor_units."""
     seeds_dir = Path(seeds_dir)
 
     def read(name: str) -> list[dict[str, str]]:
-        frame = pd.read_csv(
-            seeds_dir / f"{name}.csv", dtype=str, keep_default_na=False, na_filter=False
-        )
+        path = seeds_dir / f"{name}.csv"
+        if not path.exists():
+            return []
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
         return frame.to_dict("records")
 
     usd: dict[tuple[str, date], Decimal] = {}
     for row in read("fx_rates"):
-        usd[(row["currency_code"].strip(), date.fromisoformat(row["rate_date"].strip()))] = (
-            Decimal(row["usd_per_unit"].strip())
-        )
+        currency = row["currency_code"].strip().upper()
+        if currency != "USD":  # US dollars per US dollar is 1 by definition
+            usd[(currency, date.fromisoformat(row["rate_date"].strip()))] = (
+                Decimal(row["usd_per_unit"].strip()))
     tiers = sorted(
         (
             (
@@ -261,13 +451,16 @@ def load_seeds(seeds_dir: Path) -> Seeds:
     regions = {
         row["country_code"].strip(): row["region"].strip() for row in read("country_regions")
     }
+    minor = {row["currency_code"].strip(): int(row["minor_units"])
+             for row in read("currency_minor_units")}
     return Seeds(
         usd_per_unit=usd,
-        currencies=frozenset(c for c, _ in usd),
+        currencies=frozenset(c for c, _ in usd) | {"USD"},
         tiers=tuple(tiers),
         reason_category=reasons,
         reason_categories=tuple(ordered),
         region_of_country=regions,
+        minor_units=minor,
     )
 
 
@@ -281,7 +474,7 @@ class Person:
     """A surviving (deduplicated, non-test) CRM person."""
 
     customer_id: str
-    email: str
+    email: str | None
     signup_at: datetime
     country_code: str
     region: str
@@ -301,59 +494,90 @@ class Crm:
         return self.survivor_of.get(customer_id.strip())
 
 
-def stage_crm(rows: Iterable[dict[str, str]], seeds: Seeds) -> Crm:
-    """Reject incomplete rows, drop test accounts, merge duplicate persons by e-mail."""
-    by_id: dict[str, tuple[datetime, dict[str, str]]] = {}
-    candidates: list[dict[str, Any]] = []
-    for row in rows:
-        signup = parse_timestamp_utc(row["signup_at"])
-        if any(_blank(row[c]) for c in ("customer_id", "email", "country_code", "signup_at")):
-            continue
-        if signup is None:
-            continue
-        candidates.append({"row": row, "signup": signup})
-    # Same customer_id twice with different content: keep the latest updated_at
-    # (then the greatest row text) - the CRM export is a snapshot, the newest wins.
+def derive_crm(transactions: Iterable[RawRow]) -> Crm:
+    """Without a CRM export: one person per customer id with a sale, signed up at the
+    earliest sale whose timestamp parses; region and channel unknown."""
+    first: dict[str, datetime] = {}
+    for row in transactions:
+        customer = row["customer_id"].strip()
+        kind = row["transaction_type"].strip().lower() or "sale"
+        at = parse_timestamp_utc(row["transaction_at"])
+        if customer and kind == "sale" and at is not None:
+            first[customer] = min(first.get(customer, at), at)
+    persons = {cid: Person(cid, None, at, "", UNKNOWN_SEGMENT, UNKNOWN_SEGMENT)
+               for cid, at in first.items()}
+    return Crm(persons=persons, survivor_of={cid: cid for cid in persons}, test_ids=set())
+
+
+def stage_crm(rows: Iterable[RawRow | dict[str, str]], seeds: Seeds) -> Crm:
+    """Reject invalid rows, drop test accounts, merge duplicate persons by e-mail."""
     epoch = datetime(1, 1, 1, tzinfo=UTC)
-    for cand in candidates:
-        row = cand["row"]
+    by_id: dict[str, tuple[tuple, dict[str, str]]] = {}
+    for item in rows:
+        row = item.values if isinstance(item, RawRow) else item
+        sequence = item.landing_sequence if isinstance(item, RawRow) else 0
+        if _missing_required("crm_customers", row, None):
+            continue
+        signup = parse_timestamp_utc(row["signup_at"])
+        updated = parse_timestamp_utc(row["updated_at"])
+        if signup is None or (not _blank(row["updated_at"]) and updated is None):
+            continue
+        if any(not _blank(row[c]) and parse_boolean(row[c]) is None
+               for c in ("marketing_consent", "is_test_account")):
+            continue
+        # Same customer_id twice with different content: the latest update wins, then the
+        # copy from the most recently landed file, then the earliest signup, the e-mail.
+        email = normalize_email(row["email"])
+        rank = (updated is not None, updated or epoch, sequence,
+                -signup.timestamp(), email is not None, _Desc(email or ""))
         cid = row["customer_id"].strip()
-        updated = parse_timestamp_utc(row["updated_at"]) or epoch
-        key = (updated, tuple(sorted(row.items())))
-        if cid not in by_id or key > (by_id[cid][0], tuple(sorted(by_id[cid][1].items()))):
-            by_id[cid] = (updated, row)
+        if cid not in by_id or rank > by_id[cid][0]:
+            by_id[cid] = (rank, row)
 
     test_ids: set[str] = set()
-    groups: dict[str, list[tuple[datetime, str, dict[str, str]]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[tuple[datetime, str, dict[str, str]]]] = defaultdict(list)
     for cid, (_, row) in by_id.items():
-        email = row["email"].strip().lower()
-        is_test = row["is_test_account"].strip().lower() == "true" or email.endswith(
-            "@example.com"
-        )
+        email = normalize_email(row["email"])
+        is_test = parse_boolean(row["is_test_account"]) is True or (
+            email is not None and email.endswith("@example.com"))
         if is_test:
             test_ids.add(cid)
             continue
         signup = parse_timestamp_utc(row["signup_at"])
         assert signup is not None
-        groups[email].append((signup, cid, row))
+        # A person without an e-mail is matched by id only.
+        groups[("email", email) if email else ("id", cid)].append((signup, cid, row))
 
     persons: dict[str, Person] = {}
     survivor_of: dict[str, str] = {}
-    for email, members in groups.items():
+    for members in groups.values():
         members.sort(key=lambda m: (m[0], m[1]))
         signup, survivor, row = members[0]
-        country = row["country_code"].strip()
+        country = row["country_code"].strip().upper()
         persons[survivor] = Person(
             customer_id=survivor,
-            email=email,
+            email=normalize_email(row["email"]),
             signup_at=signup,
             country_code=country,
             region=seeds.region_of_country.get(country, UNKNOWN_SEGMENT),
-            acquisition_channel=row["acquisition_channel"].strip() or UNKNOWN_SEGMENT,
+            acquisition_channel=row["acquisition_channel"].strip().lower() or UNKNOWN_SEGMENT,
         )
         for _, cid, _ in members:
             survivor_of[cid] = survivor
     return Crm(persons=persons, survivor_of=survivor_of, test_ids=test_ids)
+
+
+@dataclass(frozen=True)
+class _Desc:
+    """Reverses the order of a string inside a sort key (for 'ascending wins')."""
+
+    text: str
+
+    def __lt__(self, other: _Desc) -> bool:
+        return self.text > other.text
+
+    def __gt__(self, other: _Desc) -> bool:
+        return self.text < other.text
 
 
 @dataclass(frozen=True)
@@ -375,49 +599,55 @@ class Txn:
         return self.at.date()
 
 
-TXN_REQUIRED = (
-    "transaction_id", "order_id", "customer_id", "transaction_type", "transaction_at",
-    "amount", "currency_code", "status",
-)
-
-
 def stage_transactions(
-    rows: Iterable[dict[str, str]], crm: Crm, seeds: Seeds
+    rows: Iterable[RawRow | dict[str, str]], crm: Crm, seeds: Seeds,
+    default_currency: str | None = None,
 ) -> tuple[list[Txn], list[Txn]]:
     """Return (clean sales, clean refunds) after every rejection rule of the contract."""
-    typed: list[Txn] = []
-    for row in rows:
-        if any(_blank(row[c]) for c in TXN_REQUIRED):
+    candidates: list[tuple[tuple, Txn]] = []
+    for item in rows:
+        row = item.values if isinstance(item, RawRow) else item
+        sequence = item.landing_sequence if isinstance(item, RawRow) else 0
+        landed_on = item.landed_on if isinstance(item, RawRow) else date.max
+        if _missing_required("transactions", row, default_currency):
             continue
         at = parse_timestamp_utc(row["transaction_at"])
         if at is None:
             continue
-        ttype = row["transaction_type"].strip().lower()
-        status = row["status"].strip().lower()
-        amount = parse_decimal(row["amount"])
+        ttype = row["transaction_type"].strip().lower() or "sale"
+        status = row["status"].strip().lower() or "completed"
+        status = "cancelled" if status == "canceled" else status
+        currency = row["currency_code"].strip().upper() or (default_currency or "").upper()
+        amount = parse_money(row["amount"], seeds.money_decimals(currency))
+        items = row["items_count"].strip()
         if ttype not in ("sale", "refund") or status not in ("completed", "cancelled"):
             continue
-        if amount is None or amount <= 0:
+        if amount is None or (items and not _COUNT.match(items)):
             continue
-        amount = round_money(amount)
-        currency = row["currency_code"].strip()
-        if currency not in seeds.currencies or seeds.fx_rate(currency, at.date()) is None:
+        if at.date() > landed_on:  # future_dated: after the day its file landed
+            continue
+        if amount <= 0:
+            continue
+        if not seeds.is_known(currency) or seeds.fx_rate(currency, at.date()) is None:
             continue
         customer = crm.resolve(row["customer_id"])
         if customer is None:
             continue
-        typed.append(
-            Txn(
-                transaction_id=row["transaction_id"].strip(),
-                order_id=row["order_id"].strip(),
-                customer_id=customer,
-                transaction_type=ttype,
-                at=at,
-                amount=amount,
-                currency=currency,
-                status=status,
-            )
-        )
+        order = row["order_id"].strip()
+        given = row["transaction_id"].strip()
+        tid = given or (f"{order}#refund#{row['transaction_at'].strip()}" if ttype == "refund"
+                        else f"{order}#{ttype}")
+        txn = Txn(transaction_id=tid, order_id=order, customer_id=customer,
+                  transaction_type=ttype, at=at, amount=amount, currency=currency,
+                  status=status)
+        # One row per transaction_id: the most recently landed copy wins (superseded
+        # otherwise), then the earliest timestamp (two versions in one file: duplicate).
+        candidates.append(((-sequence, at, order, row["amount"].strip()), txn))
+    by_id: dict[str, tuple[tuple, Txn]] = {}
+    for rank, txn in candidates:
+        if txn.transaction_id not in by_id or rank < by_id[txn.transaction_id][0]:
+            by_id[txn.transaction_id] = (rank, txn)
+    typed = [txn for _, txn in by_id.values()]
 
     sales: dict[str, Txn] = {}
     for txn in sorted(
@@ -466,11 +696,17 @@ class Response:
     responded_at: datetime
 
 
-def stage_invitations(rows: Iterable[dict[str, str]], crm: Crm) -> dict[str, Invitation]:
+def _values(item: RawRow | dict[str, str]) -> dict[str, str]:
+    return item.values if isinstance(item, RawRow) else item
+
+
+def stage_invitations(rows: Iterable[RawRow | dict[str, str]], crm: Crm
+                      ) -> dict[str, Invitation]:
     """Clean invitations by id (a repeated id keeps its earliest sent_at)."""
     result: dict[str, Invitation] = {}
-    for row in rows:
-        if any(_blank(row[c]) for c in RAW_COLUMNS["survey_invitations"]):
+    for item in rows:
+        row = _values(item)
+        if _missing_required("survey_invitations", row, None):
             continue
         sent = parse_timestamp_utc(row["sent_at"])
         stype = row["survey_type"].strip().lower()
@@ -488,12 +724,13 @@ def stage_invitations(rows: Iterable[dict[str, str]], crm: Crm) -> dict[str, Inv
 
 
 def stage_responses(
-    rows: Iterable[dict[str, str]], invitations: dict[str, Invitation], seeds: Seeds
+    rows: Iterable[RawRow | dict[str, str]], invitations: dict[str, Invitation], seeds: Seeds
 ) -> list[Response]:
-    """Clean responses: one per invitation (earliest), valid score and reason code."""
+    """Clean responses: one per invitation (earliest), integer score in range, known reason."""
     parsed: list[tuple[datetime, str, dict[str, str], Invitation]] = []
-    for row in rows:
-        if _blank(row["invitation_id"]) or _blank(row["responded_at"]):
+    for item in rows:
+        row = _values(item)
+        if _missing_required("survey_responses", row, None):
             continue
         at = parse_timestamp_utc(row["responded_at"])
         inv = invitations.get(row["invitation_id"].strip())
@@ -509,29 +746,32 @@ def stage_responses(
     for at, response_id, row, inv in first.values():
         raw_score = row["score"].strip()
         score: int | None
+        if raw_score and not _INTEGER.match(raw_score):
+            continue  # 8.6 or 1e1: invalid, never rounded
         if inv.survey_type == "exit":
             if raw_score != "":
                 continue
             score = None
         else:
-            if not _INTEGER.match(raw_score):
+            if raw_score == "":
                 continue
             score = int(raw_score)
             low, high = SCORE_RANGES[inv.survey_type]
             if not low <= score <= high:
                 continue
-        reason = row["exit_reason_code"].strip()
+        reason = row["exit_reason_code"].strip().lower()
         if reason and reason not in seeds.reason_category:
             continue
         result.append(Response(response_id, inv, score, reason, at))
     return result
 
 
-def stage_events(rows: Iterable[dict[str, str]], crm: Crm) -> list[tuple[str, date]]:
+def stage_events(rows: Iterable[RawRow | dict[str, str]], crm: Crm) -> list[tuple[str, date]]:
     """Clean closure / erasure events as (survivor customer id, UTC date)."""
     result: list[tuple[str, date]] = []
-    for row in rows:
-        if any(_blank(row[c]) for c in RAW_COLUMNS["crm_account_events"]):
+    for item in rows:
+        row = _values(item)
+        if _missing_required("crm_account_events", row, None):
             continue
         at = parse_timestamp_utc(row["event_at"])
         customer = crm.resolve(row["customer_id"])
@@ -544,7 +784,10 @@ def stage_events(rows: Iterable[dict[str, str]], crm: Crm) -> list[tuple[str, da
 
 
 def monthly_mean_rate(seeds: Seeds, currency: str, month: int) -> Decimal | None:
-    """Mean of the month's daily (8-decimal) rates, rounded to 8 decimals; None if none."""
+    """Mean of the month's daily (8-decimal, carried-forward) rates, rounded to 8 decimals;
+    1 for the reporting currency; None when no day of the month has a rate."""
+    if currency == REPORTING_CURRENCY:
+        return Decimal(1)
     rates = []
     day = month_start(month)
     while month_index(day) == month:
@@ -557,27 +800,38 @@ def monthly_mean_rate(seeds: Seeds, currency: str, month: int) -> Decimal | None
     return round_rate(sum(rates, Decimal(0)) / len(rates))
 
 
-def stage_spend(rows: Iterable[dict[str, str]], seeds: Seeds) -> dict[tuple[int, str], Decimal]:
-    """Spend in reporting currency per (month index, channel), summed over countries."""
-    result: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    for row in rows:
-        if any(_blank(row[c]) for c in RAW_COLUMNS["marketing_spend"]):
+def stage_spend(rows: Iterable[RawRow | dict[str, str]], seeds: Seeds
+                ) -> dict[tuple[int, str], Decimal]:
+    """Spend in reporting currency per (month index, channel), summed over countries.
+
+    A second row of the same month, country and channel is a duplicate: the first by
+    (source file, currency, amount) counts.
+    """
+    kept: dict[tuple[int, str, str], tuple[tuple, Decimal]] = {}
+    for item in rows:
+        row = _values(item)
+        if _missing_required("marketing_spend", row, None):
             continue
-        m = _MONTH_START.match(row["spend_month"].strip())
-        amount = parse_decimal(row["spend_amount"])
-        currency = row["currency_code"].strip()
-        if m is None or amount is None or amount < 0 or currency not in seeds.currencies:
+        on = parse_iso_date(row["spend_month"])
+        currency = row["currency_code"].strip().upper()
+        amount = parse_money(row["spend_amount"], seeds.money_decimals(currency))
+        if on is None or on.day != 1 or amount is None or amount < 0:
             continue
-        try:
-            month = month_index(date(int(m.group(1)), int(m.group(2)), 1))
-        except ValueError:
+        if not seeds.is_known(currency):
             continue
+        month = month_index(on)
         rate = monthly_mean_rate(seeds, currency, month)
         if rate is None:
             continue
-        result[(month, row["acquisition_channel"].strip())] += round_money(
-            round_money(amount) * rate
-        )
+        channel = row["acquisition_channel"].strip().lower()
+        key = (month, row["country_code"].strip().upper(), channel)
+        source = item.source_file if isinstance(item, RawRow) else ""
+        rank = (source, currency, amount)
+        if key not in kept or rank < kept[key][0]:
+            kept[key] = (rank, round_money(amount * rate))
+    result: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for (month, _, channel), (_, value) in kept.items():
+        result[(month, channel)] += value
     return dict(result)
 
 
@@ -648,11 +902,17 @@ class Model:
     spend: dict[tuple[int, str], Decimal]
 
 
-def build_model(raw_dir: Path, seeds_dir: Path, as_of: date | None) -> Model:
+def build_model(raw_dir: Path, seeds_dir: Path, as_of: date | None,
+                landing: Landing | None = None) -> Model:
     """Stage every raw table and build purchases and customers as of the as-of date."""
-    seeds = load_seeds(seeds_dir)
-    crm = stage_crm(read_raw_table(raw_dir, "crm_customers"), seeds)
-    sales, refunds = stage_transactions(read_raw_table(raw_dir, "transactions"), crm, seeds)
+    landing = landing or Landing()
+    seeds = load_seeds(seeds_dir).with_supplied_rates(read_raw_rows(raw_dir, "fx_rates", landing))
+    ledger = read_raw_rows(raw_dir, "transactions", landing)
+    if landing.files(raw_dir, "crm_customers"):
+        crm = stage_crm(read_raw_rows(raw_dir, "crm_customers", landing), seeds)
+    else:  # no CRM export: customers are derived from the ledger
+        crm = derive_crm(ledger)
+    sales, refunds = stage_transactions(ledger, crm, seeds, landing.default_currency)
     if as_of is None:
         all_dates = [t.on for t in sales] + [t.on for t in refunds]
         as_of = max(all_dates) if all_dates else date.today()
@@ -675,17 +935,18 @@ def build_model(raw_dir: Path, seeds_dir: Path, as_of: date | None) -> Model:
         )
 
     closures: dict[str, date] = {}
-    for cid, on in stage_events(read_raw_table(raw_dir, "crm_account_events"), crm):
+    for cid, on in stage_events(read_raw_rows(raw_dir, "crm_account_events", landing), crm):
         if on <= as_of and (cid not in closures or on < closures[cid]):
             closures[cid] = on
     customers = {
         cid: Customer(crm.persons[cid], plist, closures.get(cid))
         for cid, plist in purchases_by_customer.items()
     }
-    invitations = stage_invitations(read_raw_table(raw_dir, "survey_invitations"), crm)
+    invitations = stage_invitations(read_raw_rows(raw_dir, "survey_invitations", landing), crm)
     responses = [
         r
-        for r in stage_responses(read_raw_table(raw_dir, "survey_responses"), invitations, seeds)
+        for r in stage_responses(read_raw_rows(raw_dir, "survey_responses", landing),
+                                 invitations, seeds)
         if r.responded_at.date() <= as_of
     ]
     return Model(
@@ -695,7 +956,7 @@ def build_model(raw_dir: Path, seeds_dir: Path, as_of: date | None) -> Model:
         customers=customers,
         invitations=[i for i in invitations.values() if i.sent_at.date() <= as_of],
         responses=responses,
-        spend=stage_spend(read_raw_table(raw_dir, "marketing_spend"), seeds),
+        spend=stage_spend(read_raw_rows(raw_dir, "marketing_spend", landing), seeds),
     )
 
 
@@ -1173,6 +1434,7 @@ def compute_oracle(
     as_of: date | None = None,
     churn_inactivity_days: int = 180,
     at_risk_days: int = 90,
+    landing: Landing | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Recompute the six marts from the raw files and seeds.
 
@@ -1186,7 +1448,7 @@ def compute_oracle(
             f"churn_inactivity_days ({churn_inactivity_days}) must be >= the grain length "
             "(31 days for month)"
         )
-    model = build_model(Path(raw_dir), Path(seeds_dir), as_of)
+    model = build_model(Path(raw_dir), Path(seeds_dir), as_of, landing)
     tiers = compute_tiers(model)
     return {
         "fct_retention_kpis": compute_retention_kpis(

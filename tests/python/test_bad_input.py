@@ -31,12 +31,14 @@ def test_missing_raw_folder_names_the_path(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_raw_folder_without_a_table_names_the_table(tmp_path: Path) -> None:
+def test_raw_folder_without_the_required_table_names_it(tmp_path: Path) -> None:
+    """Only transactions is required: a folder with a CRM export and no ledger stops."""
     raw = tmp_path / "raw"
     (raw / "crm_customers").mkdir(parents=True)
+    (raw / "crm_customers" / "people.csv").write_text("customer_id,signup_at\nC1,2024-01-01\n")
     result = run_build({"RETENTION_RAW_DIR": str(raw), "RETENTION_DB": str(tmp_path / "w.duckdb")})
     assert result.returncode == 2
-    assert "raw table 'crm_customers'" in result.stderr
+    assert "required raw table 'transactions'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 

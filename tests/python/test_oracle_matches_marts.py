@@ -16,6 +16,7 @@ Counts must be equal, money within half a cent, rates within 1e-9 relative.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import date
 
@@ -23,6 +24,8 @@ import pandas as pd
 import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse, make_warehouse
 from oracle import COMPARE_SPECS, compare_frames, compute_oracle
+
+from retention_warehouse.pii import resolve_hash_key
 
 SEEDS_DIR = PROJECT_DIR / "seeds"
 
@@ -33,9 +36,10 @@ PINNED_CUSTOMERS = 1200
 PINNED_SEED = 7
 
 
-def customer_key(customer_id: str) -> str:
-    """The mart's customer_key: SHA-256 (hex) of the surviving CRM customer_id."""
-    return hashlib.sha256(customer_id.encode("utf-8")).hexdigest()
+def customer_key(customer_id: str, key: str) -> str:
+    """The mart's customer_key: HMAC-SHA256 (hex, RFC 2104 via Python's hmac module) of the
+    surviving CRM customer_id, keyed with the build's RETENTION_HASH_KEY."""
+    return hmac.new(key.encode("utf-8"), customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def mart_differences(warehouse: BuiltWarehouse, expected: dict[str, pd.DataFrame],
@@ -45,7 +49,8 @@ def mart_differences(warehouse: BuiltWarehouse, expected: dict[str, pd.DataFrame
     frame = expected[table]
     if "customer_id" in spec["keys"]:
         # Marts expose a hash, never the CRM id: hash the oracle's ids the same way.
-        frame = frame.assign(customer_key=[customer_key(c) for c in frame["customer_id"]])
+        key = resolve_hash_key(warehouse.raw_dir)
+        frame = frame.assign(customer_key=[customer_key(c, key) for c in frame["customer_id"]])
         spec["keys"] = ["customer_key" if k == "customer_id" else k for k in spec["keys"]]
     with warehouse.connect() as con:
         actual = con.execute(f"select * from marts.{table}").df()

@@ -8,6 +8,7 @@ contract (``docs/metrics.md``) or the decision log (``docs/metric_decisions.md``
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 from oracle import (
     RAW_COLUMNS,
+    Landing,
     Seeds,
     build_model,
     compare_frames,
@@ -172,7 +174,7 @@ def row_of(frame: pd.DataFrame, **match: Any) -> dict[str, Any]:
 
 
 def test_timestamp_formats() -> None:
-    """The three accepted formats convert to UTC; anything else is unparseable."""
+    """The accepted forms convert to UTC; anything else is unparseable."""
     assert parse_timestamp_utc("2024-03-05T14:22:10+01:00") == datetime(
         2024, 3, 5, 13, 22, 10, tzinfo=UTC
     )
@@ -183,12 +185,20 @@ def test_timestamp_formats() -> None:
     assert parse_timestamp_utc("2024-03-05T14:22:10") == datetime(
         2024, 3, 5, 14, 22, 10, tzinfo=UTC
     )
-    for bad in ("2024-02-30T00:00:00+00:00", "yesterday", "2024-03-05", "", "05/03/2024"):
-        assert parse_timestamp_utc(bad) is None
+    # Z with milliseconds (Stripe), a space before the offset, no seconds, a date alone
+    assert parse_timestamp_utc("2025-06-15T10:00:00.123Z") == datetime(
+        2025, 6, 15, 10, 0, 0, 123000, tzinfo=UTC)
+    assert parse_timestamp_utc("2025-06-15 10:00:00 +02:00") == datetime(
+        2025, 6, 15, 8, tzinfo=UTC)
+    assert parse_timestamp_utc("2025-06-15T23:30+0530") == datetime(2025, 6, 15, 18, tzinfo=UTC)
+    assert parse_timestamp_utc("2024-03-05") == datetime(2024, 3, 5, tzinfo=UTC)
+    for bad in ("2024-02-30T00:00:00+00:00", "yesterday", "", "05/03/2024",
+                "2025-06-15T24:00:00Z", "2025-06-15T10:00:00+2", "06/15/2025 10:00 AM"):
+        assert parse_timestamp_utc(bad) is None, bad
 
 
 def test_fx_rate_rounds_to_8_decimals_half_up() -> None:
-    """rate = round8(usd_per_unit(c) / usd_per_unit(USD))."""
+    """rate = round8(usd_per_unit(c) / usd_per_unit(reporting)), carried at most 4 days."""
     d = date(2024, 1, 1)
     seeds = Seeds(
         usd_per_unit={("USD", d): Decimal("3"), ("EUR", d): Decimal("2"),
@@ -196,11 +206,16 @@ def test_fx_rate_rounds_to_8_decimals_half_up() -> None:
         currencies=frozenset({"USD", "EUR", "GBP"}),
         tiers=(), reason_category={}, reason_categories=(), region_of_country={},
     )
-    assert seeds.fx_rate("EUR", d) == Decimal("0.66666667")  # 2/3 = 0.666666666…
-    # 0.000000125 / 3 = 0.0000000416…  → 0.00000004
-    assert seeds.fx_rate("GBP", d) == Decimal("0.00000004")
-    assert seeds.fx_rate("USD", d) == Decimal("1.00000000")
-    assert seeds.fx_rate("EUR", date(2024, 1, 2)) is None
+    # USD is the unit of usd_per_unit (1 by definition; a USD row is not read)
+    assert seeds.fx_rate("EUR", d) == Decimal("2.00000000")
+    assert seeds.fx_rate("GBP", d) == Decimal("0.00000013")  # 0.000000125 → 0.00000013
+    assert seeds.fx_rate("USD", d) == Decimal("1")  # the reporting currency: exactly 1
+    # carried forward at most 4 days: 2024-01-05 still, 2024-01-06 not
+    assert seeds.fx_rate("EUR", date(2024, 1, 5)) == Decimal("2.00000000")
+    assert seeds.fx_rate("EUR", date(2024, 1, 6)) is None
+    # a rate that needs the reporting currency's (a GBP report) rounds half up
+    gbp = replace(seeds, usd_per_unit={**seeds.usd_per_unit, ("GBP", d): Decimal("3")})
+    assert gbp.usd_rate("EUR", d) / gbp.usd_rate("GBP", d) == Decimal(2) / Decimal(3)
 
 
 def test_duplicates_tests_and_unknown_customers(tmp_path: Path, seeds_dir: Path) -> None:
@@ -226,7 +241,7 @@ def test_duplicates_tests_and_unknown_customers(tmp_path: Path, seeds_dir: Path)
         sale("C00000001", "2024-01-21", "12,50"),
         sale("C00000001", "2024-01-21", "5.00", currency="JPY"),
         sale("C00000001", "2024-01-21", "5.00", status="shipped"),
-        sale("C00000001", "2024-01-21 10:00", "5.00"),
+        sale("C00000001", "2024-01-21 10:00 AM", "5.00"),
     ]
     out = run(tmp_path, seeds_dir, {"crm_customers": crm, "transactions": tx})
     cltv = out["fct_customer_lifetime_value"]
@@ -666,13 +681,14 @@ def test_closure_ends_activity(tmp_path: Path, seeds_dir: Path) -> None:
         "crm_customers": [person(c)],
         "transactions": [sale(c, "2024-01-10", "10.00"), sale(c, "2024-02-10", "10.00")],
         "crm_account_events": [{"event_id": "E00000001", "customer_id": c,
-                                "event_type": "closure", "event_at": "2024-02-20T10:00:00Z"},
+                                "event_type": "closure", "event_at": "2024-02-20 10:00 UTC"},
                                {"event_id": "E00000002", "customer_id": c,
                                 "event_type": "closure", "event_at": "2024-03-05T10:00:00"}],
     }
     kpi = run(tmp_path, seeds_dir, tables, as_of=date(2024, 3, 31))["fct_retention_kpis"]
     feb = row_of(kpi, period_start=date(2024, 2, 1), segment_type="total")
-    assert (feb["customers_at_start"], feb["customers_at_end"]) == (1, 1)  # 'Z' is rejected
+    # "2024-02-20 10:00 UTC" is no accepted form: that event is rejected
+    assert (feb["customers_at_start"], feb["customers_at_end"]) == (1, 1)
     mar = row_of(kpi, period_start=date(2024, 3, 1), segment_type="total")
     assert (mar["customers_at_start"], mar["customers_at_end"], mar["lost_customers"]) == (
         1, 0, 1,
@@ -726,3 +742,108 @@ def test_compare_frames_reports_and_tolerates() -> None:
     assert compare_frames(expected, actual.drop(columns=["rate"]), **spec) == [
         "actual frame has no column 'rate'"
     ]
+
+
+# --------------------------------------------------------------------------------------
+# Landing rules (issues 14 and 19): hand-worked expectations
+# --------------------------------------------------------------------------------------
+
+
+def write_table(folder: Path, table: str, name: str, rows: list[dict[str, str]],
+                columns: list[str] | None = None) -> Path:
+    """One batch file of one table with only the given columns (a minimal export)."""
+    columns = columns or list(RAW_COLUMNS[table])
+    path = folder / table / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") for c in columns})
+    return path
+
+
+def test_without_crm_customers_come_from_the_ledger(tmp_path: Path, seeds_dir: Path) -> None:
+    """No crm_customers folder: one customer per id with a sale, signup at the first sale;
+    region and channel unknown; a minimal export (no type, status, ids) takes defaults."""
+    minimal = ["order_id", "customer_id", "transaction_at", "amount", "currency_code"]
+    write_table(tmp_path / "raw", "transactions", "orders.csv", [
+        {"order_id": "1", "customer_id": "42", "transaction_at": "2024-01-05", "amount": "10.00",
+         "currency_code": "USD"},
+        {"order_id": "2", "customer_id": "42", "transaction_at": "2024-02-05", "amount": "5.50",
+         "currency_code": "usd"},
+        {"order_id": "3", "customer_id": "7", "transaction_at": "2024-02-10", "amount": "1.00",
+         "currency_code": "USD"},
+    ], minimal)
+    out = compute_oracle(tmp_path / "raw", seeds_dir)
+    cltv = out["fct_customer_lifetime_value"].set_index("customer_id")
+    assert cltv.loc["42", "orders"] == 2 and cltv.loc["42", "net_revenue"] == Decimal("15.50")
+    kpis = out["fct_retention_kpis"]
+    feb = kpis[kpis["period_start"] == date(2024, 2, 1)]
+    assert set(zip(feb["segment_type"], feb["segment_value"], strict=True)) >= {
+        ("region", "unknown"), ("acquisition_channel", "unknown")}
+    jan = row_of(kpis, period_start=date(2024, 1, 1), segment_type="total")
+    assert (jan["signups"], jan["new_customers"]) == (1, 1)  # 42 signed up on 2024-01-05
+
+
+def test_resent_ids_follow_landing_order_not_file_names(tmp_path: Path, seeds_dir: Path) -> None:
+    """T1 re-sent with 12.00 in a later landing wins over 10.00; the names sort the other
+    way for T2 (22.00 in the file landed later wins again)."""
+    raw = tmp_path / "raw"
+    write_raw(raw, {"crm_customers": [person("C1")]})
+    first = write_table(raw, "transactions", "part-00001.csv", [
+        sale("C1", "2024-01-10", "10.00", order="O1", tid="T1")])
+    second = write_table(raw, "transactions", "zz.csv", [
+        sale("C1", "2024-01-11", "20.00", order="O2", tid="T2")])
+    later_a = write_table(raw, "transactions", "2026-01-02-correction.csv", [
+        sale("C1", "2024-01-10", "12.00", order="O1", tid="T1")])
+    later_b = write_table(raw, "transactions", "aa.csv", [
+        sale("C1", "2024-01-11", "22.00", order="O2", tid="T2")])
+    base = [str(raw / t / "batch_001.csv") for t in RAW_COLUMNS]
+    landing = Landing(order=[*base, str(first), str(second), str(later_a), str(later_b)])
+    cltv = compute_oracle(raw, seeds_dir, landing=landing)["fct_customer_lifetime_value"]
+    assert cltv.iloc[0]["net_revenue"] == Decimal("34.00")  # 12.00 + 22.00
+    reverse = Landing(order=[*base, str(later_a), str(later_b), str(first), str(second)])
+    cltv = compute_oracle(raw, seeds_dir, landing=reverse)["fct_customer_lifetime_value"]
+    assert cltv.iloc[0]["net_revenue"] == Decimal("30.00")  # 10.00 + 20.00
+
+
+def test_future_dated_rows_never_move_the_as_of_date(tmp_path: Path, seeds_dir: Path) -> None:
+    """A sale dated after the day its file landed is dropped: the as-of date stays."""
+    tables = {"crm_customers": [person("C1")],
+              "transactions": [sale("C1", "2024-01-10", "10.00"),
+                               sale("C1", "2025-06-01", "99.00")]}
+    raw = write_raw(tmp_path / "raw", tables)
+    out = compute_oracle(raw, seeds_dir, landing=Landing(landed_on=date(2024, 1, 31)))
+    cltv = out["fct_customer_lifetime_value"].iloc[0]
+    assert cltv["net_revenue"] == Decimal("10.00") and cltv["tenure_days"] == 1
+
+
+def test_value_grammars(tmp_path: Path, seeds_dir: Path) -> None:
+    """Money is never rounded (12.505, 1e3 and 1_000 are rejected), integers only for
+    scores (8.6 rejected), booleans beyond true/false ('1' is a test account, 'maybe' is
+    rejected), e-mails matched after NFC (NFD spelling = one person), malformed lines
+    skipped, the reporting currency needs no rate (USD on 2021-01-05, before the seed)."""
+    raw = tmp_path / "raw"
+    crm = [person("C1", "jos\u00e9@shop.test", signup="2023-12-01T00:00:00Z"),
+           person("C2", "  JOSE\u0301@SHOP.TEST", signup="2023-12-02T00:00:00Z"),
+           person("C3", test="1"), person("C4", test="maybe")]
+    tx = [sale("C2", "2024-01-10", "10.00"), sale("C1", "2024-01-11", "12.505"),
+          sale("C1", "2024-01-11", "1e3"), sale("C1", "2024-01-11", "1_000"),
+          sale("C3", "2024-01-11", "50.00"), sale("C4", "2024-01-11", "50.00"),
+          sale("C1", "2021-01-05", "7.00")]
+    write_raw(raw, {"crm_customers": crm, "transactions": tx,
+                    "survey_invitations": [invitation("I1", "C1", "nps", "2024-01-10"),
+                                           invitation("I2", "C1", "nps", "2024-01-10")],
+                    "survey_responses": [response("R1", "I1", "2024-01-10", score="8.6"),
+                                         response("R2", "I2", "2024-01-10", score="9")]})
+    with (raw / "transactions" / "batch_001.csv").open("a") as handle:
+        handle.write("T1,O1,C1,sale\nTotal rows: 7\n")  # two malformed lines
+    landing = Landing()
+    out = compute_oracle(raw, seeds_dir, landing=landing)
+    assert landing.malformed == {"transactions": 2}
+    cltv = out["fct_customer_lifetime_value"]
+    assert list(cltv["customer_id"]) == ["C1"]
+    assert cltv.iloc[0]["orders"] == 2 and cltv.iloc[0]["net_revenue"] == Decimal("17.00")
+    kpi = row_of(out["fct_retention_kpis"], period_start=date(2024, 1, 1), segment_type="total")
+    assert kpi["nps_responses"] == 1 and kpi["nps"] == pytest.approx(100.0)

@@ -24,8 +24,10 @@ Marked ``postgres``: ``make test-postgres`` runs only these; ``make test`` runs 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -44,7 +46,8 @@ from postgres_server import dbt_env, postgres_server
 
 from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import dbt_executable
-from retention_warehouse.pg_loader import load_raw
+from retention_warehouse.pg_loader import LANDING_TABLES, load_raw
+from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
 
 pytestmark = pytest.mark.postgres
 
@@ -94,11 +97,18 @@ def pg(warehouse: BuiltWarehouse, tmp_path_factory: pytest.TempPathFactory
        ) -> Iterator[PostgresBuild]:
     """The session sample loaded into a throwaway server and built there by dbt."""
     root = tmp_path_factory.mktemp("postgres")
+    # The loader's DuckDB landing run reuses the session build's parse (partial parsing).
+    (root / "loader_target").mkdir()
+    shutil.copy2(warehouse.target_dir / "partial_parse.msgpack", root / "loader_target")
     with postgres_server() as server:
         loaded = load_raw(warehouse.raw_dir, warehouse.settings.raw_format,
+                          target_path=str(root / "loader_target"),
                           host=server["host"], port=server["port"], user=server["user"],
                           password=server["password"], dbname=server["dbname"])
+        # PostgreSQL has no raw folder to tell generated data by: the key is always given
+        # (the one the DuckDB session build used, so customer_key must come out the same).
         env = {**warehouse.env, **dbt_env(server),
+               HASH_KEY_VARIABLE: resolve_hash_key(warehouse.raw_dir),
                "DBT_TARGET_PATH": str(root / "target"), "DBT_LOG_PATH": str(root / "logs")}
         started = time.monotonic()
         build = run_dbt(env, "build")
@@ -115,10 +125,15 @@ def _build_failure(pg: PostgresBuild) -> str:
 def test_loader_loads_every_raw_row(pg: PostgresBuild, warehouse: BuiltWarehouse) -> None:
     """raw.<table> holds exactly the rows the generator wrote, for every contract table."""
     assert set(pg.loaded_rows) == {table.name for table in RAW_TABLES}
-    assert pg.loaded_rows == warehouse.generator_manifest["rows"]
+    # every generated table in full; fx_rates (optional, not generated) empty
+    assert pg.loaded_rows == {**warehouse.generator_manifest["rows"], "fx_rates": 0}
     _, rows = pg.query("select table_name from information_schema.tables "
                        "where table_schema = 'raw'")
-    assert {row[0] for row in rows} == set(pg.loaded_rows)
+    assert {row[0] for row in rows} == set(pg.loaded_rows) | set(LANDING_TABLES)
+    # the landing record came along: one row per batch file of the sample, one batch
+    _, landed = pg.query("select count(*), max(landing_batch) from raw._landed_files")
+    files = sum(1 for table in RAW_TABLES for _ in (warehouse.raw_dir / table.name).glob("*.csv"))
+    assert landed == [(files, 1)]
 
 
 def test_dbt_build_passes_on_postgres(pg: PostgresBuild) -> None:
@@ -241,14 +256,16 @@ def test_postgres_marts_match_the_oracle(pg: PostgresBuild, warehouse: BuiltWare
     """The independent Python oracle agrees with the PostgreSQL marts cell by cell."""
     assert pg.build.returncode == 0, _build_failure(pg)
     expected = compute_oracle(warehouse.raw_dir, PROJECT_DIR / "seeds")
+    key = resolve_hash_key(warehouse.raw_dir)  # the key the DuckDB build used
     problems: list[str] = []
     for table, base_spec in COMPARE_SPECS.items():
         spec = dict(base_spec)
         frame = expected[table]
         if "customer_id" in spec["keys"]:
-            # Marts expose SHA-256 (hex) of the customer id, never the id itself.
+            # Marts expose HMAC-SHA256 (hex) of the customer id, never the id itself.
             frame = frame.assign(customer_key=[
-                hashlib.sha256(str(c).encode("utf-8")).hexdigest() for c in frame["customer_id"]
+                hmac.new(key.encode(), str(c).encode("utf-8"), hashlib.sha256).hexdigest()
+                for c in frame["customer_id"]
             ])
             spec["keys"] = ["customer_key" if k == "customer_id" else k for k in spec["keys"]]
         columns, rows = pg.query(f"select * from marts.{table}")
@@ -269,6 +286,18 @@ TIMESTAMP_CASES = [
     "2024-03-05T24:00:00+00:00", "2024-03-05T23:59:60+00:00", "2024-02-30T10:00:00+00:00",
     "2023-02-29T10:00:00", "2024-13-05T10:00:00+00:00", "31/04/2024 10:00:00 +0000",
     "05/03/2024 14:22:10", "2024-03-05", "2024-03-05T14:22", "yesterday at noon", "",
+    # the common export forms (issue 19): fractions, Z, a space before the offset
+    "2025-06-15T10:00:00.123Z", "2025-06-15T10:00:00.123456789z", "2025-06-15 10:00:00 +02:00",
+    "2025-06-15T10:00:00.5-04:00", "2025-06-15T23:30+0530", "2025-06-16 01:00:00+02",
+    "2025-06-15T10:00:00+2", "2025-06-15T10:00:00+15:00", "2025-06-15 09:45",
+]
+# Inputs for the value grammars (parse_money, parse_integer, parse_boolean, parse_date,
+# normalize_email), written as exports write them.
+VALUE_CASES = [
+    "12", "12.5", "12.50", "+0012.50", "-5.00", "12.505", "1e3", "1_000", "1,000.00", "$12",
+    "12.", ".5", "8.6", "+9", "-1", "1234567890", "true", "FALSE", "Yes", "n", "1", "0",
+    "maybe", "2024-03-05", "2024-02-30", "2024-3-5", "  José@X.com ", "JOSE\u0301@x.com",
+    "ann+shop@x.com", "",
 ]
 CAST_CASES = [
     "12", "12.5", "13.5", "-12.5", "10.005", "-0.004", "1e3", "+7", ".5", "5.", "12.3x",
@@ -276,6 +305,9 @@ CAST_CASES = [
     "2024-3-5", "2024/03/05", "2024-03-05 10:00:00", "2024-02-30", "2024-00-05",
     "05/03/2024", "20240305", "march 5 2024",
 ]
+# Keyed-hash inputs: RFC 4231 test case 2's message, non-ASCII text (UTF-8 bytes must be
+# hashed on both engines), an empty string, a customer id.
+HMAC_CASES = ["what do ya want for nothing?", "Zoë Ångström ✓", "", "C00000042"]
 
 
 def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
@@ -291,7 +323,20 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
         "select 'cast' as kind, v, cast({{ cast_or_null('v', 'integer') }} as varchar) as a, "
         "cast({{ cast_or_null('v', 'decimal(18, 2)') }} as varchar) as b, "
         "cast({{ cast_or_null('v', 'date') }} as varchar) as c "
-        f"from (values {values_list(CAST_CASES)}) as cases (v)"
+        f"from (values {values_list(CAST_CASES)}) as cases (v) "
+        "union all "
+        "select 'hmac' as kind, v, {{ hmac_sha256('v', 'Jefe') }} as a, "
+        "{{ hash_pii('v') }} as b, cast(null as varchar) as c "
+        f"from (values {values_list(HMAC_CASES)}) as cases (v) "
+        "union all "
+        "select 'money' as kind, v, cast({{ parse_money('v') }} as varchar) as a, "
+        "cast({{ parse_money('v', '0') }} as varchar) as b, "
+        "cast({{ parse_integer('v') }} as varchar) as c "
+        f"from (values {values_list(VALUE_CASES)}) as cases (v) "
+        "union all "
+        "select 'text' as kind, v, cast({{ parse_boolean('v') }} as varchar) as a, "
+        "cast({{ parse_date('v') }} as varchar) as b, {{ normalize_email('v') }} as c "
+        f"from (values {values_list(VALUE_CASES)}) as cases (v)"
     )
     result = run_dbt("show", "--inline", sql, "--output", "json", "--quiet", "--limit", "-1",
                      env={"DBT_TARGET_PATH": str(target_dir)})
@@ -302,7 +347,9 @@ def _macro_values(run_dbt, target_dir: Path) -> list[dict[str, Any]]:
 
 def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: BuiltWarehouse,
                                              tmp_path: Path) -> None:
-    """parse_timestamp_utc, timestamp_format and cast_or_null: same values on both engines."""
+    """parse_timestamp_utc, timestamp_format, cast_or_null, hmac_sha256, hash_pii and the value
+    grammars (money, integers, booleans, dates, e-mails): same values on both engines (and HMAC
+    as RFC 4231 and Python's hmac module say)."""
     assert pg.build.returncode == 0, _build_failure(pg)
     on_postgres = _macro_values(pg.dbt, tmp_path / "pg_target")
 
@@ -311,7 +358,14 @@ def test_dispatched_macros_agree_with_duckdb(pg: PostgresBuild, warehouse: Built
         return warehouse.dbt(*args, env={**env, "RETENTION_DB": str(tmp_path / "show.duckdb")})
 
     on_duckdb = _macro_values(run_duckdb, tmp_path / "duck_target")
-    assert len(on_duckdb) == len(TIMESTAMP_CASES) + len(CAST_CASES)
+    assert len(on_duckdb) == (len(TIMESTAMP_CASES) + len(CAST_CASES) + len(HMAC_CASES)
+                              + 2 * len(VALUE_CASES))
+    hashed = {row["v"]: row for row in on_duckdb if row["kind"] == "hmac"}
+    assert hashed["what do ya want for nothing?"]["a"] == (  # RFC 4231, test case 2
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    key = resolve_hash_key(warehouse.raw_dir).encode()
+    assert all(row["b"] == hmac.new(key, v.encode(), hashlib.sha256).hexdigest()
+               for v, row in hashed.items())
     parsed = [row for row in on_duckdb if row["kind"] == "ts" and row["a"] is not None]
     assert len(parsed) >= 10 and any(row["a"] is None for row in on_duckdb)
     differences = [f"{duck} != {post}" for duck, post in zip(on_duckdb, on_postgres, strict=True)

@@ -96,11 +96,44 @@ def test_orders_row_removed_fails_presence_and_row_count(
     copy = corrupted_copy(warehouse, tmp_path, (
         "delete from intermediate.int_orders_netted where order_id = "
         "(select max(order_id) from marts.fct_orders where is_purchase)"))
-    exit_code = command.run(argparse.Namespace(db=copy, results=tmp_path / "results"))
+    exit_code = command.run(argparse.Namespace(db=copy, results=None))
     assert exit_code == 1
     printed = capsys.readouterr().out
     assert "fct_orders__vs_expected: expect_column_values_to_be_in_set(row_presence)" in printed
     assert "fct_orders__structure: expect_table_row_count_to_equal()" in printed
+    # results go beside the warehouse file, so two warehouses never overwrite each other's
+    assert (copy.parent / f"{copy.name}.quality" / SUMMARY_FILE).is_file()
+
+
+def emptied_copy(warehouse: BuiltWarehouse, root: Path, schemas: tuple[str, ...]) -> Path:
+    """A copy of the warehouse with every table of the given schemas emptied."""
+    copy = root / "emptied" / warehouse.db_path.name
+    copy.parent.mkdir(parents=True)
+    shutil.copy2(warehouse.db_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        tables = con.execute("select schema_name, table_name from duckdb_tables() where "
+                             f"schema_name in {schemas!r}".replace(",)", ")")).fetchall()
+        for schema, table in tables:
+            con.execute(f"delete from {schema}.{table}")
+    return copy
+
+
+@pytest.mark.parametrize("schemas", [("marts",), ("marts", "staging", "intermediate")],
+                         ids=["empty_marts", "empty_everything"])
+def test_checkpoint_reports_failed_expectations_on_an_empty_warehouse(
+        warehouse: BuiltWarehouse, tmp_path: Path, schemas: tuple[str, ...]) -> None:
+    """An empty (or emptied) warehouse never crashes the checkpoint: it fails, by name."""
+    copy = emptied_copy(warehouse, tmp_path, schemas)
+    report = run_checkpoint(copy, tmp_path / "results")
+    assert report.success is False and report.error is None
+    failed = {outcome.suite for outcome in report.failures}
+    assert "marts_not_empty" in failed
+    summary = report.summary_text()
+    assert "FAIL  marts_not_empty: expect_column_values_to_be_between(rows)" in summary
+    if "staging" in schemas:  # nothing to recompute from: said, not raised
+        assert "FAIL  expected_values: expect_column_values_to_be_in_set(outcome)" in summary
+    else:  # staging still holds the data: every mart misses its rows
+        assert "fct_retention_kpis__vs_expected" in failed
 
 
 def test_missing_warehouse_is_a_clear_error(tmp_path: Path) -> None:

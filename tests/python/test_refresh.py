@@ -592,3 +592,20 @@ def test_a_second_refresh_is_refused_while_one_runs(tmp_path: Path) -> None:
     assert "Another refresh" in run.stderr and str(os.getpid()) in run.stderr, run.stderr
     assert lock_path(root / "wh.duckdb").exists()
     assert not (root / "wh.duckdb").exists()
+
+
+def test_refresh_records_what_it_landed_in_order(history: History) -> None:
+    """The landing record of the published warehouse: each refresh that published landed its
+    new files as the next batch, on its --through day (failed and killed refreshes published
+    nothing, so they recorded nothing); landing order comes from it, not from file names."""
+    with duckdb.connect(str(history.published), read_only=True) as con:
+        landed = con.execute(
+            "select file_name, landing_batch, landed_on from raw._landed_files"
+            " where table_name = 'transactions' order by file_name").fetchall()
+    by_name = {name: (batch, day) for name, batch, day in landed}
+    assert {v for k, v in by_name.items() if k.startswith("landed-initial")} == {(1, DAY0)}
+    assert by_name[f"landed-{DAY0}-00000.csv"] == (2, DAY1)
+    assert by_name["late-transactions.csv"] == (2, DAY1)
+    assert by_name[f"resent-{DAY0}-00000.csv"] == (3, DAY1 + timedelta(days=1))
+    assert by_name[f"landed-{DAY1}-00000.csv"] == (3, DAY1 + timedelta(days=1))
+    assert "landed-broken-00000.csv" not in by_name

@@ -187,18 +187,16 @@ def test_source_freshness_passes_at_the_data_date_and_fails_later(warehouse) -> 
 
 
 @pytest.mark.parametrize("table", ["transactions", "survey_responses"])
-def test_a_raw_file_with_a_wrong_header_stops_the_build_naming_file_and_column(
+def test_a_raw_file_without_a_required_column_stops_the_build_naming_file_and_column(
         warehouse, tmp_path: Path, table: str) -> None:
-    from retention_warehouse.build import RawLandingError, check_raw_headers
-    from retention_warehouse.settings import Settings
+    from retention_warehouse.landing import RawLandingError, preflight
 
     raw = tmp_path / "raw"
     shutil.copytree(warehouse.raw_dir, raw)
     bad = raw / table / "extra-batch.csv"
-    columns = next(t for t in RAW_TABLES if t.name == table).column_names
-    renamed = columns[2]
-    bad.write_text(",".join(c if c != renamed else "oops" for c in columns) + "\n")
-    settings = Settings(project_dir=warehouse.settings.project_dir, warehouse_path=tmp_path / "w",
-                        raw_dir=raw, raw_format="csv", dbt_threads=1)
-    with pytest.raises(RawLandingError, match=rf"extra-batch\.csv: missing column '{renamed}'"):
-        check_raw_headers(settings)
+    contract = next(t for t in RAW_TABLES if t.name == table)
+    renamed = contract.required_columns[1]
+    bad.write_text(",".join(c if c != renamed else "oops" for c in contract.column_names) + "\n")
+    with pytest.raises(RawLandingError,
+                       match=rf"extra-batch\.csv: missing required column '{renamed}'"):
+        preflight(raw, tmp_path / "w.duckdb")

@@ -144,12 +144,14 @@ begin
 end
 $fn$;
 
--- Which of the three raw timestamp formats a text is in (as DuckDB's
--- try_strptime with '%Y-%m-%dT%H:%M:%S%z', '%d/%m/%Y %H:%M:%S %z',
--- '%Y-%m-%dT%H:%M:%S'), and its UTC wall time. One- or two-digit fields, a
--- four-digit year, an offset +HH, +HHMM or +HH:MM (offset seconds ignored);
--- NULL when the text has none of these shapes or a field is out of range
--- (month 13, day 45, hour 24, second 60, 30 February).
+-- Which raw timestamp form a text is in (as duckdb__parse_timestamp_utc: ISO 8601
+-- date and time with T or a space, optional seconds and fraction, with an offset
+-- (+HH:MM, +HHMM, +HH, Z, optionally after a space) -> iso_offset or without ->
+-- iso_no_offset; a date alone -> date_only; DD/MM/YYYY HH:MM:SS +HHMM -> day_first,
+-- as DuckDB's try_strptime with '%d/%m/%Y %H:%M:%S %z' reads it: one- or two-digit
+-- fields, offset +HH, +HHMM or +HH:MM), and its UTC wall time. NULL when the text has
+-- none of these shapes or a field is out of range (month 13, day 45, hour 24, second
+-- 60, 30 February). A fraction is cut to microseconds, as DuckDB does.
 -- Written for speed: the shape is tested with plain `~` matches (no capture
 -- groups: PostgreSQL's regex engine is slow at those, about 0.1-0.6 ms a row
 -- here), the digit runs are split out, and ranges are checked by hand, so no
@@ -162,6 +164,12 @@ declare
     year_part integer;
     month_part integer;
     day_part integer;
+    hour_part integer := 0;
+    minute_part integer := 0;
+    second_part integer := 0;
+    micros integer := 0;
+    fraction text;
+    offset_text text;
     offset_digits text;
     offset_minutes integer := 0;
 begin
@@ -169,37 +177,63 @@ begin
     utc_timestamp := null;
     if value is null then
         return;
-    elsif value ~ '^\s*\d{4}-\d{1,2}-\d{1,2}T\d{1,2}:\d{1,2}:\d{1,2}[+-]\d{2}(:?\d{2})?(:\d{2})?\s*$' then
+    elsif value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,9})?)? ?(Z|z|[+-](0[0-9]|1[0-4])(:?[0-5][0-9])?)$' then
         format := 'iso_offset';
+    elsif value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,9})?)?$' then
+        format := 'iso_no_offset';
+    elsif value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' then
+        format := 'date_only';
     elsif value ~ '^\s*\d{1,2}/\d{1,2}/\d{4}\s+\d{1,2}:\d{1,2}:\d{1,2}\s+[+-]\d{2}(:?\d{2})?(:\d{2})?\s*$' then
         format := 'day_first';
-    elsif value ~ '^\s*\d{4}-\d{1,2}-\d{1,2}T\d{1,2}:\d{1,2}:\d{1,2}\s*$' then
-        format := 'iso_no_offset';
     else
         return;
     end if;
-    -- The digit runs in order: date (3), time (3), then the offset's (0 to 3).
-    parts := array_remove(regexp_split_to_array(value, '[^0-9]+'), '');
     if format = 'day_first' then
+        parts := array_remove(regexp_split_to_array(value, '[^0-9]+'), '');
         year_part := parts[3]; month_part := parts[2]; day_part := parts[1];
-    else
-        year_part := parts[1]; month_part := parts[2]; day_part := parts[3];
-    end if;
-    if year_part < 1 or month_part not between 1 and 12 or day_part < 1
-        or day_part > extract(day from make_date(year_part, month_part, 1)
-            + interval '1 month' - interval '1 day')
-        or parts[4]::integer > 23 or parts[5]::integer > 59 or parts[6]::integer > 59 then
-        format := null;
-        return;
-    end if;
-    if format != 'iso_no_offset' then
+        hour_part := parts[4]; minute_part := parts[5]; second_part := parts[6];
         -- +HHMM is one run of four digits; +HH:MM two runs of two.
         offset_digits := parts[7] || case when length(parts[7]) = 2 then coalesce(parts[8], '00') else '' end;
         offset_minutes := (substr(offset_digits, 1, 2)::integer * 60 + substr(offset_digits, 3, 2)::integer)
             * case when value ~ '-\d{2}(:?\d{2})?(:\d{2})?\s*$' then -1 else 1 end;
+        if hour_part > 23 or minute_part > 59 or second_part > 59 then
+            format := null;
+            return;
+        end if;
+    else
+        year_part := substr(value, 1, 4); month_part := substr(value, 6, 2);
+        day_part := substr(value, 9, 2);
+        if format != 'date_only' then
+            hour_part := substr(value, 12, 2); minute_part := substr(value, 15, 2);
+            if substr(value, 17, 1) = ':' then
+                second_part := substr(value, 18, 2);
+                fraction := substring(value from 20 for 10);
+                if fraction ~ '^[.][0-9]' then
+                    fraction := rpad(substr(substring(fraction from '^[.][0-9]+'), 2, 6), 6, '0');
+                    micros := fraction::integer;
+                end if;
+            end if;
+        end if;
+        if format = 'iso_offset' then
+            offset_text := substring(value from '(Z|z|[+-][0-9:]+)$');
+            if offset_text in ('Z', 'z') then
+                offset_minutes := 0;
+            else
+                offset_digits := replace(substr(offset_text, 2), ':', '');
+                offset_minutes := (substr(offset_digits, 1, 2)::integer * 60
+                    + coalesce(nullif(substr(offset_digits, 3, 2), '')::integer, 0))
+                    * case when left(offset_text, 1) = '-' then -1 else 1 end;
+            end if;
+        end if;
+    end if;
+    if year_part < 1 or month_part not between 1 and 12 or day_part < 1
+        or day_part > extract(day from make_date(year_part, month_part, 1)
+            + interval '1 month' - interval '1 day') then
+        format := null;
+        return;
     end if;
     utc_timestamp := make_timestamp(
-        year_part, month_part, day_part, parts[4]::integer, parts[5]::integer, parts[6]::integer
+        year_part, month_part, day_part, hour_part, minute_part, second_part + micros / 1000000.0
     ) - make_interval(mins => offset_minutes);
 end
 $fn$

@@ -48,11 +48,14 @@ as_of as (
 ),
 
 -- The settings every state and tier depends on: a change rebuilds everyone.
+-- The hash key is among them (customer_key is written with the rows): its
+-- HMAC of a constant changes with the key and reveals nothing of it.
 settings as (
     select
         {{ row_fingerprint(
             "'" ~ var('retention_grain') ~ "|" ~ var('churn_inactivity_days')
-            ~ "|" ~ var('at_risk_days') ~ "|" ~ var('reporting_currency') ~ "'"
+            ~ "|" ~ var('at_risk_days') ~ "|" ~ var('reporting_currency') ~ "|' || "
+            ~ hash_pii("'int_customers_fingerprinted'")
         ) }} as settings_fingerprint
 ),
 

@@ -9,15 +9,20 @@
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete() }}",
 ) }}
+-- The changed customers are read only in an incremental run (and by the
+-- pre-hook), so the dependency is declared here:
+-- depends_on: {{ ref('int_customers_fingerprinted') }}
 
 {%- set watermark = incremental_watermark() %}
 
 with
 
-changed_customers as (
-    {{ changed_customers_sql(watermark) }}
-),
+{% if watermark -%}
+    changed_customers as (
+        {{ changed_customers_sql(watermark) }}
+    ),
 
+{% endif -%}
 orders as (
     select * from {{ ref('int_orders_netted') }}
     where is_purchase

@@ -14,6 +14,9 @@
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete('month_start', 'month') }}",
 ) }}
+-- The changed customers are read only in an incremental run (and by the
+-- pre-hook), so the dependency is declared here:
+-- depends_on: {{ ref('int_customers_fingerprinted') }}
 
 {%- set watermark = incremental_watermark('month_start') %}
 -- depends_on: {{ ref('int_as_of_dates_resolved') }}
@@ -37,11 +40,11 @@ loyalty_tiers as (
     select * from {{ ref('loyalty_tiers') }}
 ),
 
-changed_customers as (
-    {{ changed_customers_sql(watermark) }}
-),
-
 {% if watermark -%}
+    changed_customers as (
+        {{ changed_customers_sql(watermark) }}
+    ),
+
     slice as (
         {{ slice_start_sql(watermark, 'month') }}
     ),

@@ -28,6 +28,9 @@
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete('period_start') }}",
 ) }}
+-- The changed customers are read only in an incremental run (and by the
+-- pre-hook), so the dependency is declared here:
+-- depends_on: {{ ref('int_customers_fingerprinted') }}
 
 {%- set watermark = incremental_watermark('period_start') %}
 -- depends_on: {{ ref('int_as_of_dates_resolved') }}
@@ -61,11 +64,11 @@ responses as (
     where not is_test_account
 ),
 
-changed_customers as (
-    {{ changed_customers_sql(watermark) }}
-),
-
 {% if watermark -%}
+    changed_customers as (
+        {{ changed_customers_sql(watermark) }}
+    ),
+
     slice as (
         {{ slice_start_sql(watermark) }}
     ),
@@ -258,15 +261,10 @@ grid as (
     where
         periods.period_start
         >= {{ period_start('customers.acquisition_date') }}
-        {%- if watermark %}
-            and (
-                customers.customer_id in (
-                    select changed_customers.customer_id
-                    from changed_customers
-                )
-                or periods.period_start >= slice.slice_start
-            )
-        {%- endif %}
+        and {{ when_incremental(watermark,
+            'customers.customer_id in (select changed_customers.customer_id'
+            ~ ' from changed_customers)'
+            ~ ' or periods.period_start >= slice.slice_start') }}
 ),
 
 last_purchases as (

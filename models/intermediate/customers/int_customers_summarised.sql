@@ -49,7 +49,8 @@ final as (
     select
         customers.customer_id,
         customers.country_code,
-        country_regions.region,
+        -- A country the seed does not know (or none) is region unknown.
+        coalesce(country_regions.region, 'unknown') as region,
         customers.preferred_language,
         customers.acquisition_channel,
         customers.acquisition_channel = 'referral' as is_referred,

@@ -11,6 +11,9 @@
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete() }}",
 ) }}
+-- The changed customers are read only in an incremental run (and by the
+-- pre-hook), so the dependency is declared here:
+-- depends_on: {{ ref('int_customers_fingerprinted') }}
 
 {%- set watermark = incremental_watermark() %}
 
@@ -28,10 +31,12 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
-changed_customers as (
-    {{ changed_customers_sql(watermark) }}
-),
+{% if watermark -%}
+    changed_customers as (
+        {{ changed_customers_sql(watermark) }}
+    ),
 
+{% endif -%}
 orders_in_scope as (
     select orders.*
     from orders
@@ -39,11 +44,9 @@ orders_in_scope as (
     where
         not orders.is_test_account
         and orders.order_date <= as_of.as_of_date
-        {%- if watermark %}
-            and orders.customer_id in (
-                select changed_customers.customer_id from changed_customers
-            )
-        {%- endif %}
+        and {{ when_incremental(watermark,
+            'orders.customer_id in (select changed_customers.customer_id'
+            ~ ' from changed_customers)') }}
 ),
 
 refunds_by_order as (
@@ -56,11 +59,9 @@ refunds_by_order as (
     cross join as_of
     where
         refunds.refund_date <= as_of.as_of_date
-        {%- if watermark %}
-            and refunds.order_id in (
-                select orders_in_scope.order_id from orders_in_scope
-            )
-        {%- endif %}
+        and {{ when_incremental(watermark,
+            'refunds.order_id in (select orders_in_scope.order_id'
+            ~ ' from orders_in_scope)') }}
     group by refunds.order_id
 ),
 

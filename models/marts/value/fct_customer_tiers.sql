@@ -7,10 +7,12 @@
     a copy of the warehouse file under another name. -#}
 {{ config(materialized='view', tags=['full_build_only']) }}
 
+{%- set upstream = ref('int_customers_months_tiered').include(database=False) %}
+
 with
 
 tiers as (
-    select * from {{ ref('int_customers_months_tiered').include(database=False) }}
+    select * from {{ upstream }}
 ),
 
 final as (

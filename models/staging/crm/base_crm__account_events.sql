@@ -24,11 +24,13 @@ collapsed as (
 
 typed as (
     select
+        {{ has_blank_required_field('crm_account_events') }}
+            as has_blank_required_field,
         nullif(trim(event_id), '') as event_id,
         nullif(trim(customer_id), '') as raw_customer_id,
         nullif(lower(trim(event_type)), '') as event_type,
         nullif(trim(event_at), '') as event_at_raw,
-        {{ parse_timestamp_utc('trim(event_at)') }} as event_at,
+        {{ parse_timestamp_utc("nullif(trim(event_at), '')") }} as event_at,
         source_file,
         collapsed_copies
     from collapsed
@@ -40,12 +42,7 @@ row_checked as (
         customer_ids.survivor_customer_id as customer_id,
         coalesce(customer_ids.is_test_account, false) as is_test_account,
         case
-            when
-                typed.event_id is null
-                or typed.raw_customer_id is null
-                or typed.event_type is null
-                or typed.event_at_raw is null
-                then 'missing_required_field'
+            when typed.has_blank_required_field then 'missing_required_field'
             when typed.event_at is null then 'unparseable_date'
             when typed.event_type not in ('closure', 'erasure_request')
                 then 'invalid_value'

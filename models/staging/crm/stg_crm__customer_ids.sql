@@ -9,7 +9,8 @@ customers as (
 survivors as (
     select
         customer_id,
-        is_test_account
+        is_test_account,
+        is_erasure_requested
     from customers
     where rejection_reason is null
 ),
@@ -18,7 +19,8 @@ final as (
     select distinct
         customers.customer_id,
         customers.survivor_customer_id,
-        survivors.is_test_account
+        survivors.is_test_account,
+        survivors.is_erasure_requested
     from customers
     inner join survivors
         on customers.survivor_customer_id = survivors.customer_id

@@ -1,3 +1,8 @@
+{{ config(materialized='table') }}
+
+-- A table, not a view: email_hash is keyed with the RETENTION_HASH_KEY secret,
+-- and a view would keep that key in its SQL (macros/hash_pii.sql).
+
 with
 
 customers as (
@@ -29,23 +34,14 @@ clean as (
 final as (
     select
         clean.customer_id,
-        -- An erasure request removes every personal attribute; the person's
-        -- transactions stay for aggregates.
-        case when erasures.customer_id is null then clean.email end as email,
-        case
-            when erasures.customer_id is null
-                then {{ hash_pii('clean.email') }}
-        end as email_hash,
-        case when erasures.customer_id is null then clean.phone end as phone,
-        case
-            when erasures.customer_id is null then clean.first_name
-        end as first_name,
-        case
-            when erasures.customer_id is null then clean.last_name
-        end as last_name,
-        case
-            when erasures.customer_id is null then clean.birth_date
-        end as birth_date,
+        -- base_crm__customers already blanked the personal data of everyone
+        -- named in an erasure request; their transactions stay for aggregates.
+        clean.email,
+        {{ hash_pii('clean.email') }} as email_hash,
+        clean.phone,
+        clean.first_name,
+        clean.last_name,
+        clean.birth_date,
         clean.country_code,
         clean.preferred_language,
         clean.signed_up_at,
@@ -54,6 +50,7 @@ final as (
         referrers.survivor_customer_id as referred_by_customer_id,
         clean.has_marketing_consent,
         clean.is_test_account,
+        clean.is_derived as is_derived_from_transactions,
         erasures.customer_id is not null as is_erased,
         erasures.erasure_requested_at,
         clean.updated_at

@@ -10,15 +10,19 @@ fx_rates as (
     select * from {{ ref('stg_reference__fx_rates') }}
 ),
 
-country_regions as (
-    select * from {{ ref('country_regions') }}
+currency_minor_units as (
+    select * from {{ ref('currency_minor_units') }}
 ),
 
+-- The reporting currency needs no rate (exactly 1); any other needs FX rows.
 known_currencies as (
     select distinct currency_code from fx_rates
+    union
+    select '{{ var("reporting_currency") }}' as currency_code
 ),
 
--- Monthly spend is converted at the mean of the month's daily rates.
+-- Monthly spend is converted at the mean of the month's daily rates (published
+-- or carried forward).
 monthly_rates as (
     select
         {{ month_start('rate_date') }} as rate_month,
@@ -48,52 +52,52 @@ collapsed as (
 
 typed as (
     select
-        nullif(trim(spend_month), '') as spend_month_raw,
-        {{ cast_or_null("trim(spend_month)", 'date') }} as spend_month,
-        nullif(upper(trim(country_code)), '') as country_code,
-        nullif(lower(trim(acquisition_channel)), '') as acquisition_channel,
-        nullif(upper(trim(currency_code)), '') as currency_code,
-        nullif(trim(spend_amount), '') as spend_amount_raw,
-        {{ cast_or_null('trim(spend_amount)', 'decimal(18, 2)') }}
+        {{ has_blank_required_field('marketing_spend', 'collapsed') }}
+            as has_blank_required_field,
+        nullif(trim(collapsed.spend_month), '') as spend_month_raw,
+        {{ parse_date("nullif(trim(collapsed.spend_month), '')") }}
+            as spend_month,
+        nullif(upper(trim(collapsed.country_code)), '') as country_code,
+        nullif(lower(trim(collapsed.acquisition_channel)), '')
+            as acquisition_channel,
+        nullif(upper(trim(collapsed.currency_code)), '') as currency_code,
+        nullif(trim(collapsed.spend_amount), '') as spend_amount_raw,
+        {{ parse_money("nullif(trim(collapsed.spend_amount), '')",
+            'least(coalesce(currency_minor_units.minor_units, 2), 2)') }}
             as spend_amount,
-        source_file,
-        collapsed_copies
+        collapsed.source_file,
+        collapsed.collapsed_copies
     from collapsed
+    left join currency_minor_units
+        on
+            nullif(upper(trim(collapsed.currency_code)), '')
+            = currency_minor_units.currency_code
 ),
 
 row_checked as (
     select
         typed.*,
-        monthly_rates.rate_to_reporting,
         case
-            when
-                typed.spend_month_raw is null
-                or typed.country_code is null
-                or typed.acquisition_channel is null
-                or typed.currency_code is null
-                or typed.spend_amount_raw is null
-                then 'missing_required_field'
+            when typed.currency_code = '{{ var("reporting_currency") }}'
+                then cast(1 as decimal(18, 8))
+            else monthly_rates.rate_to_reporting
+        end as rate_to_reporting,
+        case
+            when typed.has_blank_required_field then 'missing_required_field'
             when
                 typed.spend_month is null
                 or typed.spend_month != {{ month_start('typed.spend_month') }}
                 then 'unparseable_date'
-            when
-                typed.spend_amount is null
-                or country_regions.country_code is null
-                or typed.acquisition_channel not in (
-                    'paid_search', 'social', 'email', 'organic',
-                    'referral', 'partner', 'store'
-                )
-                then 'invalid_value'
+            when typed.spend_amount is null then 'invalid_value'
             when typed.spend_amount < 0 then 'negative_amount'
             when known_currencies.currency_code is null
                 then 'unknown_currency'
-            when monthly_rates.rate_to_reporting is null
+            when
+                typed.currency_code != '{{ var("reporting_currency") }}'
+                and monthly_rates.rate_to_reporting is null
                 then 'missing_fx_rate'
         end as row_rejection_reason
     from typed
-    left join country_regions
-        on typed.country_code = country_regions.country_code
     left join known_currencies
         on typed.currency_code = known_currencies.currency_code
     left join monthly_rates

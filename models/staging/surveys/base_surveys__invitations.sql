@@ -24,11 +24,13 @@ collapsed as (
 
 typed as (
     select
+        {{ has_blank_required_field('survey_invitations') }}
+            as has_blank_required_field,
         nullif(trim(invitation_id), '') as invitation_id,
         nullif(trim(customer_id), '') as raw_customer_id,
         nullif(lower(trim(survey_type)), '') as survey_type,
         nullif(trim(sent_at), '') as sent_at_raw,
-        {{ parse_timestamp_utc('trim(sent_at)') }} as sent_at,
+        {{ parse_timestamp_utc("nullif(trim(sent_at), '')") }} as sent_at,
         source_file,
         collapsed_copies
     from collapsed
@@ -40,12 +42,7 @@ row_checked as (
         customer_ids.survivor_customer_id as customer_id,
         coalesce(customer_ids.is_test_account, false) as is_test_account,
         case
-            when
-                typed.invitation_id is null
-                or typed.raw_customer_id is null
-                or typed.survey_type is null
-                or typed.sent_at_raw is null
-                then 'missing_required_field'
+            when typed.has_blank_required_field then 'missing_required_field'
             when typed.sent_at is null then 'unparseable_date'
             when typed.survey_type not in ('nps', 'csat', 'ces', 'exit')
                 then 'invalid_value'

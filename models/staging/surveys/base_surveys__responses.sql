@@ -6,8 +6,16 @@ source as (
     select * from {{ source('surveys', 'survey_responses') }}
 ),
 
-invitations as (
+invitation_rows as (
     select * from {{ ref('base_surveys__invitations') }}
+),
+
+customer_ids as (
+    select * from {{ ref('stg_crm__customer_ids') }}
+),
+
+invitations as (
+    select * from invitation_rows
     where rejection_reason is null
 ),
 
@@ -35,19 +43,49 @@ collapsed as (
         responded_at
 ),
 
+-- Invitations sent to people who asked for erasure (any of their ids): the
+-- free-text comments answering them are not kept, here or anywhere downstream.
+erased_invitations as (
+    select distinct invitation_rows.invitation_id
+    from invitation_rows
+    inner join customer_ids
+        on invitation_rows.raw_customer_id = customer_ids.customer_id
+    where customer_ids.is_erasure_requested
+),
+
+erasure_applied as (
+    select
+        collapsed.response_id,
+        collapsed.invitation_id,
+        collapsed.score,
+        case
+            when erased_invitations.invitation_id is null then collapsed.comment
+        end as comment,  -- noqa: RF04
+        collapsed.exit_reason_code,
+        collapsed.responded_at,
+        collapsed.source_file,
+        collapsed.collapsed_copies
+    from collapsed
+    left join erased_invitations
+        on trim(collapsed.invitation_id) = erased_invitations.invitation_id
+),
+
 typed as (
     select
+        {{ has_blank_required_field('survey_responses') }}
+            as has_blank_required_field,
         nullif(trim(response_id), '') as response_id,
         nullif(trim(invitation_id), '') as invitation_id,
         nullif(trim(score), '') as score_raw,
-        {{ cast_or_null('trim(score)', 'integer') }} as score,
+        {{ parse_integer("nullif(trim(score), '')") }} as score,
         nullif(trim(comment), '') as comment,  -- noqa: RF04
         nullif(lower(trim(exit_reason_code)), '') as exit_reason_code,
         nullif(trim(responded_at), '') as responded_at_raw,
-        {{ parse_timestamp_utc('trim(responded_at)') }} as responded_at,
+        {{ parse_timestamp_utc("nullif(trim(responded_at), '')") }}
+            as responded_at,
         source_file,
         collapsed_copies
-    from collapsed
+    from erasure_applied
 ),
 
 row_checked as (
@@ -59,11 +97,7 @@ row_checked as (
         coalesce(invitations.is_test_account, false) as is_test_account,
         exit_reasons.reason_category as exit_reason_category,
         case
-            when
-                typed.response_id is null
-                or typed.invitation_id is null
-                or typed.responded_at_raw is null
-                then 'missing_required_field'
+            when typed.has_blank_required_field then 'missing_required_field'
             when typed.responded_at is null then 'unparseable_date'
             when invitations.invitation_id is null then 'unknown_invitation'
             when
