@@ -363,8 +363,12 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
                         raw_format="csv", dbt_threads=2)
     env = dbt_environment(settings, {"DBT_TARGET_PATH": str(root / "full" / "target"),
                                      "DBT_LOG_PATH": str(root / "full" / "logs")})
+    # Landed on the day of the last refresh: dim_data_sources reports each table's last
+    # landing day, which the refreshes recorded as their --through dates.
+    landed = DAY1 + timedelta(days=1)
     h.runs["full"] = subprocess.run(
-        [dbt_executable(), "build", "--vars", f"{{as_of_date: '{DAY1}'}}"], cwd=PROJECT_DIR,
+        [dbt_executable(), "build", "--vars",
+         f"{{as_of_date: '{DAY1}', landing_date: '{landed}'}}"], cwd=PROJECT_DIR,
         env=env, capture_output=True, text=True, check=False)
     return h
 
