@@ -11,8 +11,10 @@
          table is logged in one line saying which feature is off;
       2. keeps the landing record raw._landed_files: one row per batch file with the
          run that first saw it (landing_batch), the day it landed (landed_on: var
-         landing_date, which `retention refresh` sets to its --through date, else
-         the run's UTC date) and its header. A file whose size or modification time
+         landing_date, else the environment variable RETENTION_LANDING_DATE, which
+         `retention refresh` sets to its --through date (read only when dbt
+         executes, so a new day leaves nothing to re-parse), else the run's UTC
+         date) and its header. A file whose size or modification time
          changed is landed again. Landing order (which batch is newer) comes from
          this record, never from file names;
       3. reads the header of each new CSV file and checks it names every required
@@ -143,7 +145,8 @@
 {% macro land_raw_files() %}
     {%- set raw_dir = env_var('RETENTION_RAW_DIR', 'data/sample').rstrip('/') -%}
     {%- set cache_dir = env_var('RETENTION_LANDING_DIR', target.path ~ '.landing') -%}
-    {%- set landing_date = var('landing_date', '') or run_started_at.strftime('%Y-%m-%d') -%}
+    {%- set landing_date = var('landing_date', '') or env_var('RETENTION_LANDING_DATE', '')
+        or run_started_at.strftime('%Y-%m-%d') -%}
     {%- if modules.re.match('^\d{4}-\d{2}-\d{2}$', landing_date | string) is none -%}
         {{ exceptions.raise_compiler_error("var landing_date must be YYYY-MM-DD, got '"
             ~ landing_date ~ "'") }}

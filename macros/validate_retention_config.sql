@@ -30,9 +30,9 @@
             "var clv_monthly_discount_rate must be a number from 0 up to (not including) 1, "
             ~ "e.g. 0.01 for 1 % a month, got '" ~ discount ~ "'") }}
     {%- endif -%}
-    {%- set as_of = var('as_of_date') -%}
+    {%- set as_of = as_of_date_setting() -%}
     {%- if as_of and modules.re.match('^\d{4}-\d{2}-\d{2}$', as_of | string) is none -%}
-        {{ exceptions.raise_compiler_error("var as_of_date must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
+        {{ exceptions.raise_compiler_error("var as_of_date (or RETENTION_AS_OF_DATE) must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
     {%- endif -%}
     {%- set default_currency = var('default_currency_code', '') | string -%}
     {%- if default_currency and modules.re.match('^[A-Za-z]{3}$', default_currency) is none -%}

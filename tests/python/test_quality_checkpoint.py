@@ -99,8 +99,9 @@ def test_checkpoint_fails_on_a_corrupted_mart(warehouse: BuiltWarehouse, tmp_pat
 
 def test_orders_row_removed_fails_presence_and_row_count(
         warehouse: BuiltWarehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # fct_orders is a view over int_orders_netted: remove the row where it is stored.
     copy = corrupted_copy(warehouse, tmp_path, (
-        "delete from marts.fct_orders where order_id = "
+        "delete from intermediate.int_orders_netted where order_id = "
         "(select max(order_id) from marts.fct_orders where is_purchase)"))
     exit_code = command.run(argparse.Namespace(db=copy, results=None))
     assert exit_code == 1

@@ -10,9 +10,8 @@ periods as (
     select * from {{ ref('int_periods_spined') }}
 ),
 
-purchases as (
-    select * from {{ ref('int_orders_netted') }}
-    where is_purchase
+tiers as (
+    select * from {{ ref('int_customers_months_tiered') }}
 ),
 
 as_of as (
@@ -63,33 +62,21 @@ state_counts as (
     group by period_start, segment_type, segment_value
 ),
 
-purchases_stated as (
-    select
-        states.*,
-        purchases.net_revenue,
-        purchases.days_since_previous_purchase
-    from purchases
-    inner join states
-        on
-            purchases.customer_id = states.customer_id
-            and {{ period_start('purchases.order_date') }} = states.period_start
-),
-
-purchases_segmented as (
-    {{ segment_rows('purchases_stated') }}
-),
-
+-- Purchases are summed per customer and period in the state model, so they
+-- are segmented without joining every order to the states.
 purchase_counts as (
     select
         period_start,
         segment_type,
         segment_value,
-        count(*) as purchases,
-        count(distinct customer_id) as purchasing_customers,
-        sum(net_revenue) as net_revenue,
-        avg(cast(days_since_previous_purchase as {{ type_double() }}))
+        cast(sum(purchases_in_period) as bigint) as purchases,
+        count(case when purchases_in_period > 0 then 1 end)
+            as purchasing_customers,
+        sum(net_revenue_in_period) as net_revenue,
+        {{ safe_ratio('sum(days_since_previous_purchase_total)',
+            'sum(purchases_with_previous)') }}
             as repeat_purchase_interval_days
-    from purchases_segmented
+    from states_segmented
     group by period_start, segment_type, segment_value
 ),
 
@@ -221,9 +208,62 @@ funnel_counts as (
     group by period_start, segment_type, segment_value
 ),
 
+-- Every period x segment with a customer acquired by the period end, even
+-- when all of them are dormant in it (the state model has rows only where a
+-- customer can count): such a segment has its row, with zero counts.
+acquisitions as (
+    select
+        region,
+        acquisition_channel,
+        min({{ period_start('acquisition_date') }}) as first_period_start
+    from people
+    where not is_lead
+    group by region, acquisition_channel
+),
+
+population_keys as (
+    select
+        periods.period_start,
+        'total' as segment_type,
+        'all' as segment_value
+    from periods
+    inner join acquisitions
+        on periods.period_start >= acquisitions.first_period_start
+    union
+    select
+        periods.period_start,
+        'region' as segment_type,
+        acquisitions.region as segment_value
+    from periods
+    inner join acquisitions
+        on periods.period_start >= acquisitions.first_period_start
+    union
+    select
+        periods.period_start,
+        'acquisition_channel' as segment_type,
+        acquisitions.acquisition_channel as segment_value
+    from periods
+    inner join acquisitions
+        on periods.period_start >= acquisitions.first_period_start
+    union
+    select
+        periods.period_start,
+        'tier' as segment_type,
+        tiers.tier_name as segment_value
+    from periods
+    inner join tiers
+        on {{ month_start('periods.effective_end') }} = tiers.month_start
+),
+
 -- Rows: every period x segment with customers, plus segments that so far
 -- only have signups (their funnel counts must not be lost).
 segment_keys as (
+    select
+        period_start,
+        segment_type,
+        segment_value
+    from population_keys
+    union
     select
         period_start,
         segment_type,
