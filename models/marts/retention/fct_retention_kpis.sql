@@ -221,38 +221,41 @@ acquisitions as (
     group by region, acquisition_channel
 ),
 
-population_keys as (
+-- Who is there in each period, without a row per customer: each region and
+-- channel pair from its first acquisition on, and the tiers customers hold at
+-- the period end. Segmented like the counts; a value the row does not carry
+-- (the tier of a region row, the region of a tier row) is left out.
+population as (
     select
         periods.period_start,
-        'total' as segment_type,
-        'all' as segment_value
+        acquisitions.region,
+        acquisitions.acquisition_channel,
+        cast(null as {{ dbt.type_string() }}) as tier_at_end
     from periods
     inner join acquisitions
         on periods.period_start >= acquisitions.first_period_start
-    union
-    select
+    union all
+    select distinct
         periods.period_start,
-        'region' as segment_type,
-        acquisitions.region as segment_value
-    from periods
-    inner join acquisitions
-        on periods.period_start >= acquisitions.first_period_start
-    union
-    select
-        periods.period_start,
-        'acquisition_channel' as segment_type,
-        acquisitions.acquisition_channel as segment_value
-    from periods
-    inner join acquisitions
-        on periods.period_start >= acquisitions.first_period_start
-    union
-    select
-        periods.period_start,
-        'tier' as segment_type,
-        tiers.tier_name as segment_value
+        cast(null as {{ dbt.type_string() }}) as region,
+        cast(null as {{ dbt.type_string() }}) as acquisition_channel,
+        tiers.tier_name as tier_at_end
     from periods
     inner join tiers
         on {{ month_start('periods.effective_end') }} = tiers.month_start
+),
+
+population_segmented as (
+    {{ segment_rows('population') }}
+),
+
+population_keys as (
+    select distinct
+        period_start,
+        segment_type,
+        segment_value
+    from population_segmented
+    where segment_value is not null
 ),
 
 -- Rows: every period x segment with customers, plus segments that so far
