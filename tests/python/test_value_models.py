@@ -327,6 +327,27 @@ def test_homogeneous_dropout_fits_the_limit_model() -> None:
     assert np.isfinite(predictions.to_numpy()).all()
 
 
+def test_a_search_that_stops_on_the_dropout_ridge_fits_the_limit_model() -> None:
+    """Histories of a small generated landing (200 customers, seed 42, as of 2025-12-19;
+    the fault suite's baseline): L-BFGS-B's line search ends "ABNORMAL" far along the
+    drop-out ridge (a ~ 2e5, b ~ 5e6) with a gradient of 3e-5, above the convergence
+    threshold. That is not a failed fit: the limit model is fitted from there and judged on
+    its own gradient (once, the build stopped with "did not converge")."""
+    path = Path(__file__).parent.parent / "fixtures" / "value_models"
+    histories = pd.read_csv(path / "dropout_limit_abnormal_stop.csv")
+    x = histories["frequency"].to_numpy(float)
+    t_x = histories["recency_days"].to_numpy(float) / 7
+    T = histories["age_days"].to_numpy(float) / 7
+    fitted = bgnbd.fit(x, t_x, T)
+    assert fitted.at_limit and fitted.gradient_norm < 1e-5
+    params = dict(zip(fitted.names, fitted.values, strict=True))
+    assert math.isinf(params["a"]) and 0 < params["mean_p"] < 1
+    # The limit model's optimum is at least as likely as where the general search stopped.
+    limit = bgnbd.homogeneous_log_likelihood_terms(params["r"], params["alpha"],
+                                                   params["mean_p"], x, t_x, T).sum()
+    assert math.isclose(limit, fitted.log_likelihood, rel_tol=1e-9)
+
+
 def test_limit_likelihood_and_predictions_are_the_limits_of_the_paper() -> None:
     """With a = k p, b = k (1 - p) and k = 1e8, equation (6) and P(alive) equal the
     homogeneous formulas; the grouped limit likelihood equals its plain form and its
