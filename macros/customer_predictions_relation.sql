@@ -17,9 +17,14 @@
     {{ return(adapter.dispatch('customer_predictions_relation', 'retention_warehouse')()) }}
 {%- endmacro %}
 
-{#- DuckDB runs the Python models: the real predictions. -#}
+{#- DuckDB runs the Python models: the real predictions (unless var
+    value_models is off, which disables them like on other engines). -#}
 {% macro duckdb__customer_predictions_relation() -%}
-    {{ ref('int_customers_predicted') }}
+    {%- if var('value_models', env_var('RETENTION_VALUE_MODELS', 'on')) == 'off' -%}
+        {{ default__customer_predictions_relation() }}
+    {%- else -%}
+        {{ ref('int_customers_predicted') }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Engines without in-process Python models: no rows, the same columns (an

@@ -286,7 +286,10 @@ def write_hostile_batch_two(raw: Path) -> None:
                 "USD", "", ""]])
 
 
-HOSTILE_ENV = {"RETENTION_RAW_ENCODING": "utf-8,survey_responses=windows-1252"}
+# 64 hand-written customers cannot identify the BG/NBD model (its fit stops the build,
+# docs/predictions.md): this suite is about landing rules, so the value models are off.
+HOSTILE_ENV = {"RETENTION_RAW_ENCODING": "utf-8,survey_responses=windows-1252",
+               "RETENTION_VALUE_MODELS": "off"}
 
 
 @pytest.fixture(scope="module")

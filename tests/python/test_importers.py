@@ -425,7 +425,9 @@ class Builds:
                 env={**os.environ, "RETENTION_HASH_KEY": TEST_HASH_KEY}, capture_output=True,
                 text=True, check=False)
             assert imported.returncode == 0, imported.stderr
-            build = retention_build(root, out, "--skip-quality")
+            # A handful of hand-made orders cannot identify the value models, whose fit
+            # would stop the build (docs/predictions.md): this suite checks the import.
+            build = retention_build(root, out, "--skip-quality", RETENTION_VALUE_MODELS="off")
             self.done[fmt] = Built(out, root / "warehouse.duckdb", imported.stdout, build)
         return self.done[fmt]
 

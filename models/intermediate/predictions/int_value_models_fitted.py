@@ -35,6 +35,7 @@ def model(dbt, session):
     except FitError as error:
         when = f" at as-of date {as_of}" if as_of is not None else ""
         message = (f"Value models not fitted{when}: {error}. "
-                   "See docs/predictions.md.")
+                   "See docs/predictions.md; to build without the value models, set "
+                   "RETENTION_VALUE_MODELS=off (var value_models).")
         rows = failed_parameter_rows(message, time_unit, as_of, len(histories))
     return rows
