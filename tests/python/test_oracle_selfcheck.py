@@ -16,9 +16,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from oracle import (
+
+from retention_warehouse.oracle import (
     RAW_COLUMNS,
     Landing,
+    Params,
     Seeds,
     build_model,
     compare_frames,
@@ -322,7 +324,7 @@ def test_churn_boundary_at_180_days(tmp_path: Path, seeds_dir: Path) -> None:
     c = "C00000001"
     tables = {"crm_customers": [person(c)], "transactions": [sale(c, "2024-01-02", "10.00")]}
     raw = write_raw(tmp_path / "raw", tables)
-    model = build_model(raw, seeds_dir, date(2024, 8, 31))
+    model = build_model(raw, seeds_dir, Params(as_of=date(2024, 8, 31)))
     cust = model.customers[c]
     assert cust.is_active(date(2024, 6, 30), 180)
     assert not cust.is_active(date(2024, 7, 1), 180)
