@@ -14,8 +14,8 @@ Design:
 
 * **Raw files in, marts out.** ``inputs`` reads the batch files and seeds, ``staging``
   restates the landing contract and the staging rules, ``states`` builds purchases and
-  customers, and ``kpis``, ``cohorts``, ``churn``, ``tiers``, ``value`` and ``core``
-  compute one mart each. Every formula and threshold is in ``rates`` (once).
+  customers, and ``kpis``, ``cohorts``, ``churn``, ``tiers``, ``value``, ``core`` and
+  ``semantic`` compute the nine marts. Every formula and threshold is in ``rates`` (once).
 * **Independent of the SQL.** Nothing here reads a dbt model: the rules come from
   docs/metrics.md, docs/metric_decisions.md and docs/raw_data_contract.md. The only
   things taken from a build are its run parameters: the dbt vars, and, when the
@@ -33,7 +33,7 @@ Usage::
 
     from retention_warehouse.oracle import COMPARE_SPECS, compare_frames, compute_oracle
 
-    expected = compute_oracle(raw_dir, seeds_dir, hash_key=key)  # dict of 8 DataFrames
+    expected = compute_oracle(raw_dir, seeds_dir, hash_key=key)  # dict of 9 DataFrames
     for table, spec in COMPARE_SPECS.items():
         actual = con.sql(f"select * from marts.{table}").df()
         assert not compare_frames(expected[table], actual, **spec)

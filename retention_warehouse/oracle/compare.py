@@ -102,6 +102,18 @@ COMPARE_SPECS: dict[str, dict[str, Sequence[str]]] = {
         "count_cols": ["churned_customers", "customers_in_category"],
         "exact_cols": ["period_end", "is_complete_period"],
     },
+    "fct_customer_periods": {
+        "keys": ["customer_key", "period_start"],
+        "money_cols": [],
+        "rate_cols": [],
+        "count_cols": ["days_since_last_purchase_at_end"],
+        "exact_cols": [
+            "period_end", "effective_end", "is_complete_period", "region",
+            "acquisition_channel", "tier_at_end", "customer_state", "is_referred",
+            "acquisition_date", "is_active_at_start", "is_active_at_end", "is_new",
+            "is_reactivated", "is_lost", "is_at_risk_at_end", "is_referred_new",
+        ],
+    },
 }
 
 # The mart columns the oracle does not recompute, and why. A test (test_oracle_selfcheck)
@@ -128,6 +140,8 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "customer_month_key": "a surrogate key (hash of the row key): unique + not null"},
     "fct_churn_reasons": {
         "churn_reason_id": "a surrogate key (hash of the row key): unique + not null"},
+    "fct_customer_periods": {
+        "customer_period_key": "a surrogate key (hash of the row key): unique + not null"},
 }
 
 

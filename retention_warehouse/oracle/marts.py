@@ -12,6 +12,7 @@ from retention_warehouse.oracle.cohorts import compute_cohort_retention
 from retention_warehouse.oracle.core import compute_customers, compute_orders
 from retention_warehouse.oracle.inputs import Landing
 from retention_warehouse.oracle.kpis import compute_retention_kpis
+from retention_warehouse.oracle.semantic import compute_customer_periods
 from retention_warehouse.oracle.states import Model, Params, build_model
 from retention_warehouse.oracle.tiers import compute_customer_tiers, compute_tiers
 from retention_warehouse.oracle.value import (
@@ -22,7 +23,7 @@ from retention_warehouse.pii import keyed_hash
 
 
 def compute_marts(model: Model) -> dict[str, pd.DataFrame]:
-    """The eight marts of a built model, keyed by mart name."""
+    """The nine marts of a built model, keyed by mart name."""
     at_risk_days = model.params.at_risk_days
     tiers = compute_tiers(model)
     return {
@@ -34,6 +35,7 @@ def compute_marts(model: Model) -> dict[str, pd.DataFrame]:
         "fct_lifetime_value_segments": compute_lifetime_value_segments(model),
         "fct_customer_tiers": compute_customer_tiers(tiers),
         "fct_churn_reasons": compute_churn_reasons(model),
+        "fct_customer_periods": compute_customer_periods(model, tiers, at_risk_days),
     }
 
 
@@ -58,7 +60,7 @@ def compute_oracle(
     grain_months: int = 1,
     hash_key: str | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Recompute the eight marts from the raw files and seeds.
+    """Recompute the nine marts from the raw files and seeds.
 
     Returns a dict keyed by mart name. Customers are identified by their surviving CRM
     ``customer_id``; with ``hash_key`` every frame that has one also gets the mart's

@@ -40,6 +40,7 @@ MART_TABLES = (
     "fct_customer_lifetime_value",
     "fct_customer_tiers",
     "fct_lifetime_value_segments",
+    "fct_customer_periods",
 )
 
 

@@ -150,6 +150,13 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
             gxe.ExpectColumnValuesToBeBetween(column="spend_to_next_tier", min_value=0,
                                               strict_min=True),
         ]),
+        "fct_customer_periods": ("customer_period_key", [
+            *_unique_key("customer_period_key"), _row_count(expected["fct_customer_periods"]),
+            gxe.ExpectColumnValuesToBeInSet(column="customer_state", value_set=[
+                "new", "active", "at_risk", "churned", "reactivated", "closed"]),
+            gxe.ExpectColumnValuesToBeInSet(column="tier_at_end", value_set=tier_names),
+            *_at_least(0, "days_since_last_purchase_at_end"),
+        ]),
         "fct_lifetime_value_segments": ("segment_id", [
             *_unique_key("segment_id"), _row_count(expected["fct_lifetime_value_segments"]),
             gxe.ExpectColumnValuesToBeInSet(
