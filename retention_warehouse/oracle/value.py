@@ -1,7 +1,8 @@
 """Customer lifetime value, CAC and the value segments (docs/metrics.md, "Value").
 
 CAC = marketing spend of the channel in the acquisition month / customers acquired
-through it that month (NULL when the channel had no spend that month); historical
+through it that month, rounded to the cent half away from zero (NULL when the channel
+had no spend that month); historical
 CLTV = net revenue - CAC; predicted CLTV = AOV x purchases per year x expected
 lifespan (1 / annual churn) - average CAC. The annual churn window runs from the end
 of the month 12 months before the last complete period's last month to that month.
@@ -22,6 +23,7 @@ from retention_warehouse.oracle.calendar import (
     period_index,
     period_start,
 )
+from retention_warehouse.oracle.parsing import round_money
 from retention_warehouse.oracle.rates import pct, ratio
 from retention_warehouse.oracle.states import Customer, Model
 
@@ -50,7 +52,8 @@ def cac_by_customer(model: Model) -> dict[str, Decimal | None]:
     for cid, c in model.customers.items():
         key = (month_index(c.acquisition_date), c.person.acquisition_channel)
         spend = model.spend.get(key)
-        result[cid] = None if spend is None else spend / acquired[key]
+        # Rounded to the cent, half away from zero (docs/metric_decisions.md, CAC).
+        result[cid] = None if spend is None else round_money(spend / acquired[key])
     return result
 
 
