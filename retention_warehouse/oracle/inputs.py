@@ -335,10 +335,10 @@ def landing_from_record(records: Iterable[dict[str, object]],
     ranked = sorted(rows, key=lambda r: (int(r["landing_batch"] or 0),
                                          int(r["file_modified_epoch"] or 0),
                                          str(r["file_path"])))
-    folders = {Path(str(r["file_path"])).parent.parent for r in rows
-               if r["encoding"] != "windows-1252"}
+    folders = {Path(str(r["file_path"])).parent.parent for r in rows}
     raw_dir = min(folders) if folders else None
-    encodings = {str(r["table_name"]): str(r["encoding"]) for r in rows}
+    encodings = {str(r["table_name"]): str(r["encoding"]) for r in rows
+                 if str(r["encoding"]) in _PYTHON_ENCODINGS}  # a Parquet file has none
     return raw_dir, Landing(
         order=[str(r["file_path"]) for r in ranked],
         landed_on_by_file={str(r["file_path"]): _as_date(r["landed_on"]) for r in rows
