@@ -164,12 +164,15 @@ def _is_null(value: Any) -> bool:
 
 
 def canonical_text(value: Any) -> str | None:
-    """Canonical text of a key or exact value (dates as ISO dates, 2.0 as 2)."""
+    """Canonical text of a key or exact value (dates as ISO dates, 2.0 as 2, timestamps in
+    UTC without an offset)."""
     if _is_null(value):
         return None
     if isinstance(value, (pd.Timestamp, datetime)):
         ts = pd.Timestamp(value)
-        if ts.tzinfo is None and ts == ts.normalize():
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        if ts == ts.normalize():
             return ts.date().isoformat()
         return ts.isoformat()
     if isinstance(value, date):
