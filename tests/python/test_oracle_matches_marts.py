@@ -103,7 +103,8 @@ def test_pinned_as_of_cuts_the_data(pinned_warehouse: BuiltWarehouse,
     """The pinned run really is cut at the as-of date (the last period is in progress)."""
     kpis = oracle_pinned["fct_retention_kpis"]
     last = kpis.loc[kpis["period_start"] == kpis["period_start"].max()].iloc[0]
-    assert last["period_end"] == PINNED_AS_OF and last["is_complete_period"] is False
+    assert last["effective_end"] == PINNED_AS_OF and last["is_complete_period"] is False
+    assert last["period_end"] == date(2024, 9, 30)
     loaded = pinned_warehouse.query(
         "select max(order_date) from staging.stg_transactions__orders")[0][0]
     assert loaded > PINNED_AS_OF, "the raw sample must hold data after the pinned as-of date"
