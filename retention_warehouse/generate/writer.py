@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from retention_warehouse.contract import RAW_TABLES_BY_NAME
@@ -162,9 +163,12 @@ select
 from rows
 """
 
-TABLE_SQL: dict[str, tuple[str, str]] = {
-    # table: (select rendering the rows, epoch-seconds column that dates a row's landing)
-    "crm_customers": (CRM_CUSTOMERS_SQL, "updated"),
+TABLE_SQL: dict[str, tuple[str, str | tuple[str, ...]]] = {
+    # table: (select rendering the rows, epoch-seconds column(s) that date a row's landing).
+    # A CRM export sends a customer when they sign up and again when their record changes:
+    # a landing window holding neither time has no row of theirs, so no order of a
+    # customer arrives before the customer does.
+    "crm_customers": (CRM_CUSTOMERS_SQL, ("signup", "updated")),
     "crm_account_events": (EVENTS_SQL, "at"),
     "transactions": (TRANSACTIONS_SQL, "at"),
     "survey_invitations": (INVITATIONS_SQL, "at"),
@@ -191,10 +195,19 @@ class TableWriter:
         """Render ``frame`` (codes) as ``<out>/<table>/<prefix>-<part>.<fmt>``."""
         sql, landed = TABLE_SQL[table]
         rows = frame
-        if self.since is not None:
-            rows = rows[rows[landed] >= self.since]
-        if self.through is not None:
-            rows = rows[rows[landed] < self.through]
+        if self.since is not None or self.through is not None:
+            # A row lands in every window holding one of its landing times (a CRM row
+            # when the customer signs up and again, unchanged, when it was last updated).
+            lands = np.zeros(len(rows), dtype=bool)
+            for column in (landed,) if isinstance(landed, str) else landed:
+                times = rows[column].to_numpy()
+                inside = np.ones(len(rows), dtype=bool)
+                if self.since is not None:
+                    inside &= times >= self.since
+                if self.through is not None:
+                    inside &= times < self.through
+                lands |= inside
+            rows = rows[lands]
         folder = self.out_dir / table
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.prefix}-{part:05d}.{self.fmt}"
