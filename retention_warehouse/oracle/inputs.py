@@ -199,11 +199,6 @@ def read_raw_rows(raw_dir: Path, table: str, landing: Landing | None = None) -> 
             for key, paths in groups.items()]
 
 
-def read_raw_table(raw_dir: Path, table: str) -> list[dict[str, str]]:
-    """The distinct raw rows of a table as dicts of text (no landing information)."""
-    return [row.values for row in read_raw_rows(raw_dir, table)]
-
-
 @dataclass(frozen=True)
 class Seeds:
     """The reference seeds (and supplied FX rates) the oracle needs."""

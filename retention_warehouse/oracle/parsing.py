@@ -90,11 +90,6 @@ def parse_money(text: str, max_decimals: int = 2) -> Decimal | None:
     return Decimal(value)
 
 
-def parse_decimal(text: str) -> Decimal | None:
-    """A money amount with up to 2 decimals (kept for callers of the old name)."""
-    return parse_money(text)
-
-
 def parse_boolean(text: str) -> bool | None:
     """true/1/yes/t/y and false/0/no/f/n in any case; None for anything else."""
     value = text.strip().lower()
