@@ -8,6 +8,7 @@ such response, or one without a reason, is ``no_answer``.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 import pandas as pd
 
@@ -23,8 +24,8 @@ CHURN_COLUMNS = [
 ]
 
 
-def _category(model: Model, customer: Customer, exits: list[Response], e: object) -> str:
-    last = customer.last_purchase_on_or_before(e)  # type: ignore[arg-type]
+def _category(model: Model, customer: Customer, exits: list[Response], e: date) -> str:
+    last = customer.last_purchase_on_or_before(e)
     assert last is not None
     eligible = [r for r in exits if r.responded_at.date() >= last]
     if not eligible:
