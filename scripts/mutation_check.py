@@ -134,8 +134,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "day_first_timestamps_dropped",
         "the DD/MM/YYYY timestamp format is no longer parsed",
         "macros/parse_timestamp_utc.sql",
-        "cast(try_strptime({{ expression }}, '%d/%m/%Y %H:%M:%S %z') as timestamp),",
-        "cast(null as timestamp),",
+        "else cast(try_strptime({{ expression }}, '%d/%m/%Y %H:%M:%S %z') as timestamp)",
+        "else cast(null as timestamp)",
         None,
     ),
     Mutation(
