@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "refresh": ("retention_warehouse.refresh", "land new data and refresh incrementally"),
     "bench": ("retention_warehouse.bench", "benchmark build time and memory by size"),
     "report": ("retention_warehouse.report", "write the self-contained HTML report"),
+    "import": ("retention_warehouse.importers",
+               "write a landing folder from a generic, Shopify or Stripe orders export"),
 }
 
 

@@ -61,6 +61,9 @@ def describe_dbt_failure(output: str, warehouse: Path, doing: str) -> str | None
     """
     if _STALE_WAL in output:
         return stale_wal_message(warehouse, remedy="build")
+    landing = re.search(r"Raw landing problem: (.+)$", output, flags=re.MULTILINE)
+    if landing:  # the on-run-start hook's own one-line message (macros/check_raw_landing.sql)
+        return landing.group(1).strip()
     if _NOT_UTF8 in output:
         file_match = re.search(r"^\s*file = (.+)$", output, flags=re.MULTILINE)
         line_match = re.search(r"CSV Error on Line: (\d+)", output)

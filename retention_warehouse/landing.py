@@ -226,6 +226,10 @@ def read_header(batch: BatchFile) -> list[str]:
         raise RawLandingError(
             f"{batch.path}, line 1: the header is not valid {batch.encoding}; set "
             f"{ENCODING_VARIABLE} (see docs/raw_data_contract.md).") from None
+    except PermissionError:
+        raise RawLandingError(
+            f"permission denied ({batch.path}): the landing cannot read it. Give this user "
+            "read access to the raw files and run it again.") from None
     except (OSError, EOFError) as error:
         raise RawLandingError(f"{batch.path}: cannot read the header ({error}).") from None
     return next(csv.reader([line]), [])

@@ -369,6 +369,10 @@ def check_freshness(staged_settings: Settings, as_of_date: str | None, target_di
                                        *dbt_vars(as_of_date, landing_date)],
                      extra_env=env, capture=True)
     if not output.exists():
+        cause = describe_dbt_failure(result.stdout, staged_settings.warehouse_path,
+                                     "dbt read the raw files")
+        if cause:
+            raise RefreshError(f"dbt source freshness failed: {cause}")
         raise RefreshError("dbt source freshness did not run:\n" + result.stdout[-3000:])
     statuses = {}
     for entry in json.loads(output.read_text()).get("results", []):
