@@ -31,7 +31,7 @@ test-postgres: $(STAMP) system-packages
 
 lint: $(STAMP)
 	$(BIN)/sqlfluff lint models macros analyses snapshots tests
-	$(BIN)/ruff check retention_warehouse tests
+	$(BIN)/ruff check retention_warehouse tests scripts
 
 venv: $(STAMP)
 

@@ -1,6 +1,10 @@
 -- At-risk outreach list: customers still active but silent for at least
--- at_risk_days (var), most valuable first, with what a retention team needs
--- to prioritise a call or an offer. Compiled by `dbt compile`; run it with
+-- at_risk_days (var), ranked by value at risk = predicted 12-month CLV x
+-- (1 - P(alive)) - the value the value models expect to lose - with what a
+-- retention team needs to prioritise a call or an offer. Where the value
+-- models do not run (no dbt Python models: PostgreSQL, Spark) value at risk
+-- is NULL and the list falls back to trailing 12-month revenue. Compiled by
+-- `dbt compile`; run it with
 -- `dbt show --select at_risk_outreach_list --limit 50`.
 with
 
@@ -20,6 +24,7 @@ at_risk as (
         customers.acquisition_channel,
         customers.current_tier,
         customers.lifecycle_segment,
+        customers.rfm_segment,
         customers.has_marketing_consent,
         customers.last_purchase_date,
         customers.days_since_last_purchase,
@@ -28,7 +33,11 @@ at_risk as (
         customers.trailing_12m_net_revenue,
         lifetime_values.average_order_value,
         lifetime_values.purchases_per_year,
-        lifetime_values.historical_cltv
+        lifetime_values.historical_cltv,
+        customers.p_alive,
+        customers.predicted_clv_12m,
+        customers.predicted_clv_12m * (1 - customers.p_alive)
+            as value_at_risk_12m
     from customers
     left join lifetime_values
         on customers.customer_key = lifetime_values.customer_key
@@ -40,6 +49,7 @@ final as (
         *,
         row_number() over (
             order by
+                value_at_risk_12m desc nulls last,
                 trailing_12m_net_revenue desc,
                 net_revenue desc,
                 customer_key asc

@@ -11,8 +11,10 @@
          table is logged in one line saying which feature is off;
       2. keeps the landing record raw._landed_files: one row per batch file with the
          run that first saw it (landing_batch), the day it landed (landed_on: var
-         landing_date, which `retention refresh` sets to its --through date, else
-         the run's UTC date) and its header. A file whose size or modification time
+         landing_date, else the environment variable RETENTION_LANDING_DATE, which
+         `retention refresh` sets to its --through date (read only when dbt
+         executes, so a new day leaves nothing to re-parse), else the run's UTC
+         date) and its header. A file whose size or modification time
          changed is landed again. Landing order (which batch is newer) comes from
          this record, never from file names;
       3. reads the header of each new CSV file and checks it names every required
@@ -143,7 +145,8 @@
 {% macro land_raw_files() %}
     {%- set raw_dir = env_var('RETENTION_RAW_DIR', 'data/sample').rstrip('/') -%}
     {%- set cache_dir = env_var('RETENTION_LANDING_DIR', target.path ~ '.landing') -%}
-    {%- set landing_date = var('landing_date', '') or run_started_at.strftime('%Y-%m-%d') -%}
+    {%- set landing_date = var('landing_date', '') or env_var('RETENTION_LANDING_DATE', '')
+        or run_started_at.strftime('%Y-%m-%d') -%}
     {%- if modules.re.match('^\d{4}-\d{2}-\d{2}$', landing_date | string) is none -%}
         {{ exceptions.raise_compiler_error("var landing_date must be YYYY-MM-DD, got '"
             ~ landing_date ~ "'") }}
@@ -257,7 +260,9 @@
         {%- do gone.append(path) -%}
     {%- endfor -%}
 
-    {#- 3. Headers of new files: the first line of each CSV, the schema of each Parquet file. -#}
+    {#- 3. Headers of new files: the first line of each CSV, the schema of each Parquet file.
+        `parallel = false`: a parallel scan of a large file (with preserve_insertion_order
+        off, as the profile sets it) can return a row from a later block under `limit 1`. -#}
     {%- set new_csv = new_files | rejectattr('kind', 'equalto', 'parquet') | list -%}
     {%- set new_parquet = new_files | selectattr('kind', 'equalto', 'parquet') | list -%}
     {%- if new_csv -%}
@@ -266,7 +271,8 @@
             {%- do parts.append("select " ~ loop.index ~ " as file_number, first_line from ("
                 ~ "select first_line from read_csv(" ~ sql_string(file.read_path)
                 ~ ", header = false, auto_detect = false, columns = {'first_line': 'VARCHAR'},"
-                ~ " delim = chr(31), quote = '', escape = '', ignore_errors = true, encoding = '"
+                ~ " delim = chr(31), quote = '', escape = '', ignore_errors = true,"
+                ~ " parallel = false, encoding = '"
                 ~ file.read_encoding ~ "', compression = '"
                 ~ ('gzip' if file.read_kind == 'csv_gzip' else 'none') ~ "') limit 1)") -%}
         {%- endfor -%}

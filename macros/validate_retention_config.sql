@@ -20,9 +20,19 @@
             "var at_risk_days (" ~ var('at_risk_days') ~ ") must be below churn_inactivity_days ("
             ~ var('churn_inactivity_days') ~ ").") }}
     {%- endif -%}
-    {%- set as_of = var('as_of_date') -%}
+    {%- if var('clv_time_unit') not in ('day', 'week', 'month') -%}
+        {{ exceptions.raise_compiler_error(
+            "var clv_time_unit must be day, week or month, got '" ~ var('clv_time_unit') ~ "'") }}
+    {%- endif -%}
+    {%- set discount = var('clv_monthly_discount_rate') | string -%}
+    {%- if modules.re.match('^\d+(\.\d+)?$', discount) is none or discount | float >= 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "var clv_monthly_discount_rate must be a number from 0 up to (not including) 1, "
+            ~ "e.g. 0.01 for 1 % a month, got '" ~ discount ~ "'") }}
+    {%- endif -%}
+    {%- set as_of = as_of_date_setting() -%}
     {%- if as_of and modules.re.match('^\d{4}-\d{2}-\d{2}$', as_of | string) is none -%}
-        {{ exceptions.raise_compiler_error("var as_of_date must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
+        {{ exceptions.raise_compiler_error("var as_of_date (or RETENTION_AS_OF_DATE) must be YYYY-MM-DD, got '" ~ as_of ~ "'") }}
     {%- endif -%}
     {%- set default_currency = var('default_currency_code', '') | string -%}
     {%- if default_currency and modules.re.match('^[A-Za-z]{3}$', default_currency) is none -%}

@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("retention_warehouse.report", "write the self-contained HTML report"),
     "import": ("retention_warehouse.importers",
                "write a landing folder from a generic, Shopify or Stripe orders export"),
+    "predict-check": ("retention_warehouse.predict.check",
+                      "holdout check of the value models: predicted vs actual purchases"),
 }
 
 

@@ -37,6 +37,7 @@ from dagster_dbt import (
 from retention_warehouse.dbt_runner import dbt_executable, run_dbt
 from retention_warehouse.refresh import (
     RefreshError,
+    as_of_env,
     build_args,
     check_freshness,
     dbt_paths,
@@ -103,9 +104,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         with refresh_lock(settings.warehouse_path), \
                 staged_warehouse(settings, config.full_refresh) as staged:
             context.log.info(f"{staged.mode} refresh: {staged.why}")
-            env = dbt_environment(staged.settings, staged.env)
+            env = dbt_environment(staged.settings, {**staged.env,
+                                                    **as_of_env(as_of_date(config))})
             with environment(env):
-                invocation = dbt.cli(build_args(staged.mode, as_of_date(config)), context=context)
+                # Every selected asset and check runs (Dagster expects them all).
+                invocation = dbt.cli(build_args(staged.mode, daily_selection=False),
+                                     context=context)
                 yield from invocation.stream()
 
     # "<source>.<table>" (as dbt source freshness names them) -> the source's asset key

@@ -8,8 +8,11 @@ One refresh:
    ``RETENTION_RAW_DIR`` (``--land-generated``); otherwise it uses whatever files
    were dropped there;
 3. **write**: copies the published warehouse into a private staging folder and
-   runs ``dbt source freshness`` and an incremental ``dbt build`` (models,
-   snapshot, data tests) there, with ``as_of_date`` pinned to the last day landed;
+   runs one incremental ``dbt build`` (models, snapshot, the daily data tests)
+   there, with the as-of date pinned to the last day landed through the
+   environment (``RETENTION_AS_OF_DATE``), so dbt's partial parsing holds from
+   one day to the next; source freshness is then judged on the staged file by
+   dbt's own criteria (``retention_warehouse.freshness``);
 4. **audit**: the dbt tests of that build and the quality checkpoint must pass;
 5. **publish**: the staged file is checkpointed (its write-ahead log written
    into it), verified to open read-only and flushed to disk; any write-ahead
@@ -28,9 +31,13 @@ The staging copy keeps the warehouse's file name (in a hidden sibling folder):
 dbt-duckdb names the catalog after the file, and views refer to it.
 
 A full rebuild is chosen by itself when there is nothing published yet, when
-the staging models, macros, seeds or dbt_project.yml changed since the last
-refresh, or when a raw transactions file the warehouse read has disappeared;
-``--full-refresh`` forces one.
+the models, macros, seeds or dbt_project.yml changed since the last refresh, or
+when a raw transactions file the warehouse read has disappeared;
+``--full-refresh`` forces one. A full rebuild runs every test (unit tests and
+seeds' tests included); a daily incremental build runs the YAML selector
+``daily_refresh`` (selectors.yml): it leaves out what cannot have changed (seeds,
+unit tests, views) and the mart views whose checks run on the refreshed rows of
+the models under them (docs/refresh.md).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from retention_warehouse import faults
 from retention_warehouse.build import run_preflight
 from retention_warehouse.dbt_runner import run_dbt
 from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.freshness import source_freshness
 from retention_warehouse.landing import RawLandingError, landing_cache_dir
 from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import Settings, load_settings, quality_results_dir
@@ -76,10 +84,16 @@ from retention_warehouse.warehouse_file import (
 )
 
 LANDING_STATE = "_landing.json"
-# What the incremental model (staging.base_transactions__transactions) and everything
-# upstream of it are made of: a change there needs a full rebuild. Intermediate models
-# and marts are tables, rebuilt by every refresh anyway.
-FINGERPRINT_PATHS = ("models/staging", "macros", "seeds", "dbt_project.yml")
+# What the incremental models (the staging ledger, the customer x period and
+# customer x month models, orders) and everything upstream of them are made of: a
+# change there needs a full rebuild, since rows kept from earlier runs were made by
+# the old code.
+FINGERPRINT_PATHS = ("models", "macros", "seeds", "dbt_project.yml")
+# What a daily incremental build builds and tests: the YAML selector daily_refresh
+# (selectors.yml; docs/refresh.md says why it is enough).
+DAILY_SELECTOR = "daily_refresh"
+AS_OF_ENV = "RETENTION_AS_OF_DATE"
+LANDING_ENV = "RETENTION_LANDING_DATE"
 
 
 # A dbt output line saying a seed or model was written (the dbt_build fault point waits for
@@ -361,6 +375,19 @@ def dbt_vars(as_of_date: str | None, landing_date: str | None = None) -> list[st
     return ["--vars", json.dumps(values)] if values else []
 
 
+def as_of_env(as_of_date: str | None, landing_date: str | None = None) -> dict[str, str]:
+    """The environment pinning the as-of date (read by macro as_of_date_setting) and
+    the landing day (read by the landing hook, macro land_raw_files) for dbt.
+
+    Environment variables, not ``--vars``: dbt re-parses the whole project when
+    its command-line vars change, while these are read only when dbt executes, so
+    a daily refresh keeps its partial parse. ``landing_date`` is the refresh's
+    --through date: files this refresh lands are recorded as landed that day, so a
+    row dated after it is future_dated. The vars of the same names still win.
+    """
+    return {AS_OF_ENV: as_of_date or "", LANDING_ENV: landing_date or ""}
+
+
 def check_freshness(staged_settings: Settings, as_of_date: str | None, target_dir: Path,
                     env: dict[str, str], landing_date: str | None = None) -> dict[str, str]:
     """Run ``dbt source freshness``; return each source's status (pass, warn, error)."""
@@ -475,10 +502,12 @@ def staged_warehouse(settings: Settings, full_refresh: bool = False) -> Iterator
         print(f"refresh: warning: {describe_os_error(error, 'recording the refresh state')}")
 
 
-def build_args(mode: str, as_of_date: str | None, landing_date: str | None = None) -> list[str]:
-    """``dbt build`` arguments for a full or incremental refresh."""
-    return ["build", *(["--full-refresh"] if mode == "full" else []),
-            *dbt_vars(as_of_date, landing_date)]
+def build_args(mode: str, daily_selection: bool = True) -> list[str]:
+    """``dbt build`` arguments for a full or incremental refresh (the as-of date is
+    pinned by :func:`as_of_env`); an incremental one builds ``DAILY_SELECTOR``."""
+    if mode == "full":
+        return ["build", "--full-refresh"]
+    return ["build", *(["--selector", DAILY_SELECTOR] if daily_selection else [])]
 
 
 def dbt_build_fault_hook() -> Callable[[str, subprocess.Popen], None]:
@@ -527,25 +556,26 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             print(f"refresh: {staged.mode} build ({staged.why}); "
                   f"as-of date {as_of or 'last loaded'}")
             step = time.monotonic()
-            result.freshness = check_freshness(staged.settings, as_of,
-                                               staged.settings.warehouse_path.parent, staged.env,
-                                               landed_on)
-            stale = {k: v for k, v in result.freshness.items() if v != "pass"}
-            for source, status in sorted(stale.items()):
-                print(f"refresh: source freshness {status}: {source}")
-            if options.require_fresh and "error" in stale.values():
-                raise RefreshError("a source is stale beyond its error_after (--require-fresh)")
-            result.seconds["freshness"] = time.monotonic() - step
-
-            step = time.monotonic()
-            build = run_dbt(staged.settings, build_args(staged.mode, as_of, landed_on),
-                            extra_env=staged.env, on_line=dbt_build_fault_hook())
+            env = {**staged.env, **as_of_env(as_of, landed_on)}
+            build = run_dbt(staged.settings, build_args(staged.mode), extra_env=env,
+                            on_line=dbt_build_fault_hook())
             result.seconds["dbt_build"] = time.monotonic() - step
             if build.returncode != 0:
                 cause = describe_dbt_failure(build.stdout, staged.settings.warehouse_path,
                                              "dbt wrote the staged copy")
                 raise RefreshError(f"dbt build failed on the staged copy: {cause}" if cause else
                                    "dbt build failed on the staged copy (see the messages above)")
+
+            step = time.monotonic()
+            result.freshness = source_freshness(
+                staged.settings.warehouse_path, Path(env["DBT_TARGET_PATH"]) / "manifest.json",
+                as_of)
+            stale = {k: v for k, v in result.freshness.items() if v != "pass"}
+            for source, status in sorted(stale.items()):
+                print(f"refresh: source freshness {status}: {source}")
+            if options.require_fresh and {"error", "runtime error"} & set(stale.values()):
+                raise RefreshError("a source is stale beyond its error_after (--require-fresh)")
+            result.seconds["freshness"] = time.monotonic() - step
             if options.quality:
                 step = time.monotonic()
                 audit_quality(staged.settings.warehouse_path, quality_results_dir(published),

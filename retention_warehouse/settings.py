@@ -15,6 +15,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 SAMPLE_RAW_DIR = PROJECT_DIR / "data" / "sample"
 SAMPLE_CUSTOMERS = 2_000
 SAMPLE_SEED = 42
+# DuckDB's memory_limit when RETENTION_DUCKDB_MEMORY_LIMIT is not set: the default in
+# profiles.yml (a test keeps the two equal), measured in docs/benchmarks.md.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "8GB"
 
 
 @dataclass(frozen=True)

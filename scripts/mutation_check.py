@@ -131,6 +131,30 @@ MUTATIONS: tuple[Mutation, ...] = (
         "fct_cohort_retention+",
     ),
     Mutation(
+        "rfm_ties_split",
+        "RFM frequency scores by row position: tied customers get different scores",
+        "models/intermediate/customers/int_customers_rfm_scored.sql",
+        "rank() over (order by frequency asc) as frequency_rank",
+        "row_number() over (order by frequency asc, customer_id) as frequency_rank",
+        "int_customers_rfm_scored+",
+    ),
+    Mutation(
+        "same_day_purchases_counted_apart",
+        "every purchase is a transaction (two orders on one day count twice)",
+        "models/intermediate/customers/int_customers_rfm_scored.sql",
+        "    group by customer_id, order_date\n",
+        "    group by customer_id, order_date, order_id\n",
+        "int_customers_rfm_scored+",
+    ),
+    Mutation(
+        "monetary_includes_first_purchase",
+        "monetary value counts the first purchase day's revenue too",
+        "models/intermediate/customers/int_customers_rfm_scored.sql",
+        "case when day_number > 1 then day_net_revenue else 0 end",
+        "day_net_revenue",
+        "int_customers_rfm_scored+",
+    ),
+    Mutation(
         "day_first_timestamps_dropped",
         "the DD/MM/YYYY timestamp format is no longer parsed",
         "macros/parse_timestamp_utc.sql",
@@ -257,9 +281,16 @@ def failed_tests(results: list[dict]) -> tuple[list[str], list[str]]:
             [u for u in bad if u.startswith("test.")])
 
 
-def expected_marts(raw_dir: Path) -> dict:
-    """The oracle's marts of a raw folder (default vars, customer keys included)."""
-    return compute_oracle(raw_dir, PROJECT_DIR / "seeds", hash_key=resolve_hash_key(raw_dir))
+def expected_marts(raw_dir: Path, db_path: Path) -> dict:
+    """The oracle's marts of a raw folder (default vars, customer keys included), with the
+    unmutated build's fitted value-model parameters (a run parameter: a mutation that
+    changes the histories then shows in P(alive) and the expected order value too)."""
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        fitted = con.execute("select * from marts.fct_customer_value_model").df()
+    return compute_oracle(raw_dir, PROJECT_DIR / "seeds", hash_key=resolve_hash_key(raw_dir),
+                          value_model=fitted)
 
 
 def oracle_differences(db_path: Path, expected: dict) -> list[str]:
@@ -319,7 +350,7 @@ def build_baseline(root: Path, customers: int, seed: int) -> tuple[Path, Path, d
     code, log = run_dbt(["build", "--exclude", "resource_type:saved_query"], project, env)
     if code != 0:
         raise MutationError(f"the unmutated project does not build green:\n{log}")
-    expected = expected_marts(raw_dir)
+    expected = expected_marts(raw_dir, db_path)
     differing = oracle_differences(db_path, expected)
     if differing:
         raise MutationError(f"the unmutated marts already differ from the oracle: {differing}")

@@ -2,8 +2,9 @@
 
 Example: ``retention bench --sizes 10k,100k --report docs/benchmarks.md``.
 Settings that matter for speed are options: ``--formats`` (Parquet or CSV raw
-files), ``--duckdb-threads`` and ``--memory-limits`` (DuckDB's own settings,
-passed to the dbt profile through RETENTION_DUCKDB_THREADS and
+files), ``--years`` (history length: the same customers over 3 or 6 years),
+``--duckdb-threads`` and ``--memory-limits`` (DuckDB's own settings, passed to
+the dbt profile through RETENTION_DUCKDB_THREADS and
 RETENTION_DUCKDB_MEMORY_LIMIT); each takes a comma list and every combination
 is measured, side by side.
 """
@@ -11,6 +12,7 @@ is measured, side by side.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -22,10 +24,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from retention_warehouse.bench.dataset import size_data
+from retention_warehouse.bench.dataset import DEFAULT_YEARS, MAX_YEARS, size_data
 from retention_warehouse.bench.dbt_steps import BenchStepError, EngineSettings
 from retention_warehouse.bench.render import terminal_report, write_report
 from retention_warehouse.bench.suite import STEPS, run_case
+from retention_warehouse.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 DEFAULT_OUT_DIR = Path(tempfile.gettempdir()) / "retention-bench"
 MAX_CUSTOMERS = 2_000_000
@@ -52,6 +55,17 @@ def _list(convert):  # noqa: ANN001, ANN202 - argparse type factory
     return parse
 
 
+def _years(text: str) -> int:
+    try:
+        years = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of years: {text!r}") from None
+    if not 1 <= years <= MAX_YEARS:
+        raise argparse.ArgumentTypeError(f"years must be 1..{MAX_YEARS} (the FX seed starts "
+                                         f"in December 2019), not {years}")
+    return years
+
+
 def _format(text: str) -> str:
     if text.strip() not in ("csv", "parquet"):
         raise argparse.ArgumentTypeError(f"format must be csv or parquet, not {text!r}")
@@ -72,10 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="customers per size, comma separated (10k,100k,1m); default 10k")
     parser.add_argument("--formats", "--format", type=_list(_format), default=["parquet"],
                         dest="formats", help="raw file format(s): parquet, csv or csv,parquet")
+    parser.add_argument("--years", type=_list(_years), default=[DEFAULT_YEARS],
+                        help=f"years of history ending 2025-12-31, e.g. 3,6 (default "
+                             f"{DEFAULT_YEARS}): the same customers over a longer calendar")
     parser.add_argument("--duckdb-threads", type=_list(int), default=[2],
                         help="DuckDB threads setting(s), e.g. 1,2 (default 2)")
-    parser.add_argument("--memory-limits", type=_list(str), default=["8GB"],
-                        help="DuckDB memory_limit setting(s), e.g. 2GB,8GB (default 8GB)")
+    parser.add_argument("--memory-limits", type=_list(str), default=[DEFAULT_DUCKDB_MEMORY_LIMIT],
+                        help="DuckDB memory_limit setting(s), e.g. 2GB,8GB (default "
+                             f"{DEFAULT_DUCKDB_MEMORY_LIMIT}, the profile's)")
     parser.add_argument("--dbt-threads", type=int, default=2, help="dbt threads (default 2)")
     parser.add_argument("--runs", type=int, default=3,
                         help="repetitions per measurement; the median is reported (default 3)")
@@ -126,23 +144,24 @@ def run(args: argparse.Namespace) -> int:
     host = machine()
     cases: list[dict] = []
     try:
-        for fmt in args.formats:
-            for customers in args.sizes:
-                say(f"data: {customers:,} customers, {fmt} (cached in {args.out_dir}/data)")
-                data = size_data(args.out_dir, customers, args.seed, fmt)
-                for threads in args.duckdb_threads:
-                    for memory_limit in args.memory_limits:
-                        engine = EngineSettings(duckdb_threads=threads, memory_limit=memory_limit,
-                                                dbt_threads=args.dbt_threads)
-                        root = args.out_dir / "runs" / f"{fmt}-{customers}-{engine.label}"
-                        load = os.getloadavg()
-                        started = time.time()
-                        case = run_case(root, data, engine, args.runs, args.skip, say)
-                        case |= {"machine": host, "command": command,
-                                 "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                                 "load_average": " ".join(f"{x:.1f}" for x in load),
-                                 "case_seconds": round(time.time() - started, 1)}
-                        cases.append(case)
+        for fmt, years, customers in itertools.product(args.formats, args.years, args.sizes):
+            say(f"data: {customers:,} customers, {years} years, {fmt} "
+                f"(cached in {args.out_dir}/data)")
+            data = size_data(args.out_dir, customers, args.seed, fmt, years)
+            history = "" if years == DEFAULT_YEARS else f"-{years}y"
+            for threads, memory_limit in itertools.product(args.duckdb_threads,
+                                                           args.memory_limits):
+                engine = EngineSettings(duckdb_threads=threads, memory_limit=memory_limit,
+                                        dbt_threads=args.dbt_threads)
+                root = args.out_dir / "runs" / f"{fmt}-{customers}{history}-{engine.label}"
+                load = os.getloadavg()
+                started = time.time()
+                case = run_case(root, data, engine, args.runs, args.skip, say)
+                case |= {"machine": host, "command": command,
+                         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                         "load_average": " ".join(f"{x:.1f}" for x in load),
+                         "case_seconds": round(time.time() - started, 1)}
+                cases.append(case)
     except BenchStepError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -5,7 +5,8 @@
 * Floor (b): the SQL dbt compiled for every model, run directly in one DuckDB
   connection in DAG order, without dbt — what the same SQL costs with no
   orchestration. The data tests' SQL is timed too (reported apart), since
-  ``dbt build`` runs them as well.
+  ``dbt build`` runs them as well. dbt Python models (the value models) have no
+  SQL: their tables are kept from the build, not timed (``python_models``).
 
 Run as ``python -m retention_warehouse.bench.floors a|b ...``; it writes its
 timings as JSON to ``--out``.
@@ -86,11 +87,23 @@ def dag_order(nodes: dict[str, dict]) -> list[str]:
     return ordered
 
 
+def built_models(manifest: dict) -> dict[str, dict]:
+    """Every model dbt materialises (table, view or incremental), by unique id."""
+    return {uid: node for uid, node in manifest["nodes"].items()
+            if node["resource_type"] == "model" and node["config"].get("materialized")
+            in ("table", "view", "incremental")}
+
+
+def python_models(manifest: dict) -> list[str]:
+    """Unique ids of the built dbt Python models (no SQL to run)."""
+    return sorted(uid for uid, node in built_models(manifest).items()
+                  if node.get("language") == "python")
+
+
 def model_statements(manifest: dict) -> list[tuple[str, str, str]]:
-    """(unique id, materialization, compiled SQL) of every built model, in DAG order."""
-    models = {uid: node for uid, node in manifest["nodes"].items()
-              if node["resource_type"] == "model" and node["config"].get("materialized")
-              in ("table", "view", "incremental")}
+    """(unique id, materialization, compiled SQL) of every built SQL model, in DAG order."""
+    skipped = set(python_models(manifest))
+    models = {uid: node for uid, node in built_models(manifest).items() if uid not in skipped}
     missing = [uid for uid, node in models.items() if not node.get("compiled_code")]
     if missing:
         raise ValueError(f"no compiled SQL for {missing[:3]}...; run a full dbt build first")
@@ -147,7 +160,8 @@ def floor_b(built_db: Path, manifest_path: Path, work_dir: Path, threads: int,
     shutil.rmtree(work_dir)
     return {"seconds": hook_seconds + model_seconds, "hook_seconds": hook_seconds,
             "model_seconds": model_seconds, "test_seconds": test_seconds,
-            "models": len(models), "tests": len(tests)}
+            "models": len(models), "python_models": len(python_models(manifest)),
+            "tests": len(tests)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """One benchmark case (a size with its settings): every measurement, repeated, medians kept.
 
 The order matters and is fixed: parse, full builds (the last one's warehouse
-and manifest are kept), empty builds, the two floors, the one-day incremental
-refresh on a copy of the full build, then the pandas peer.
+and manifest are kept), empty builds, the two floors, the one-day refresh (the
+real ``retention refresh`` on the next day's files, from a published copy of the
+base batch) and dbt's fixed cost in it, then the pandas peer.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from retention_warehouse.bench.dbt_steps import (
 )
 from retention_warehouse.bench.process import Measured, measure
 
-STEPS = ("overhead", "floors", "incremental", "peer")
+STEPS = ("overhead", "floors", "refresh", "peer")
 TOP_MODELS = 5
 
 
@@ -80,7 +81,7 @@ def run_case(root: Path, data: SizeData, engine: EngineSettings, runs: int,
     workspace = Workspace(root=root, data=data, engine=engine)
     workspace.prepare()
     case: dict = {
-        "customers": data.customers, "format": data.fmt,
+        "customers": data.customers, "format": data.fmt, "years": data.years,
         "duckdb_threads": engine.duckdb_threads, "memory_limit": engine.memory_limit,
         "dbt_threads": engine.dbt_threads,
         "data": {
@@ -92,7 +93,7 @@ def run_case(root: Path, data: SizeData, engine: EngineSettings, runs: int,
             "day_generated_seconds": data.day.generated_seconds,
         },
     }
-    label = f"{data.customers:,} customers, {data.fmt}, {engine.label}"
+    label = f"{data.customers:,} customers, {data.years}y, {data.fmt}, {engine.label}"
     if "overhead" not in skip:
         say(f"[{label}] dbt parse x{runs}")
         case["parse"] = summarise(_repeat(runs, workspace.parse))
@@ -136,12 +137,24 @@ def run_case(root: Path, data: SizeData, engine: EngineSettings, runs: int,
             *engine_args]) for run in range(1, runs + 1)]
         case["floor_b"] = _floor_summary(floor_b)
         shutil.rmtree(root / "floor_a", ignore_errors=True)
-    if "incremental" not in skip:
-        say(f"[{label}] one-day incremental refresh x{runs}")
-        incremental = _repeat(runs, lambda run: workspace.incremental(run, kept_db))
-        case["incremental"] = summarise(incremental) | {
-            "node_statuses": node_statuses(workspace.run_results()),
-            "failed_nodes": failed_nodes(workspace.run_results())}
+    if "refresh" not in skip:
+        say(f"[{label}] first refresh (publishes the base batch), then the one-day "
+            f"refresh x{runs}")
+        workspace.prepare_refresh()
+        refreshes = [workspace.refresh(run) for run in range(1, runs + 1)]
+        results = workspace.refresh_run_results()
+        steps = {name: round(statistics.median(r[1].get(name, 0.0) for r in refreshes), 3)
+                 for name in refreshes[-1][1]}
+        slowest, by_type = per_model_medians([results])
+        case["refresh"] = summarise([r[0] for r in refreshes]) | {
+            "step_seconds": steps,
+            "node_statuses": node_statuses(results),
+            "failed_nodes": failed_nodes(results),
+            "slowest_models": slowest,
+            "seconds_by_node_type": by_type,
+        }
+        say(f"[{label}] dbt's fixed cost in a refresh x{runs}")
+        case["refresh_fixed"] = summarise(_repeat(runs, workspace.refresh_fixed_cost))
     if "peer" not in skip:
         say(f"[{label}] pandas peer x{runs}")
         peer = [_python_step(workspace, f"peer-{run}", [
@@ -183,8 +196,7 @@ def ratios(case: dict) -> dict:
         "build_over_floor_b": _ratio(build, floor_b.get("median_seconds")),
         "build_over_floor_b_with_tests": _ratio(
             build, (floor_b.get("median_seconds") or 0) + (floor_b.get("test_seconds") or 0)),
-        "incremental_over_build": _ratio(case.get("incremental", {}).get("median_seconds"),
-                                         build),
+        "refresh_over_build": _ratio(case.get("refresh", {}).get("median_seconds"), build),
         "build_over_pandas": _ratio(build, peer.get("median_seconds")),
         "build_memory_over_pandas": _ratio(case["build"]["peak_rss_bytes"],
                                            peer.get("peak_rss_bytes")),

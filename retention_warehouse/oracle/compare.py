@@ -21,14 +21,23 @@ COMPARE_SPECS: dict[str, dict[str, Sequence[str]]] = {
     "dim_customers": {
         "keys": ["customer_key"],
         "money_cols": ["net_revenue", "trailing_12m_net_revenue"],
-        "rate_cols": [],
+        "rate_cols": ["p_alive"],
         "count_cols": ["orders", "days_since_last_purchase"],
         "exact_cols": [
             "country_code", "region", "acquisition_channel", "is_referred", "signup_date",
             "signup_cohort", "is_lead", "acquisition_date", "acquisition_cohort",
             "first_purchase_date", "last_purchase_date", "lifecycle_segment", "current_tier",
-            "current_tier_since", "current_status", "closed_date", "as_of_date",
+            "current_tier_since", "current_status", "closed_date", "as_of_date", "rfm_segment",
         ],
+    },
+    "fct_customer_predictions": {
+        "keys": ["customer_key"],
+        "money_cols": [],
+        "rate_cols": ["monetary_value", "p_alive", "expected_average_order_value"],
+        "count_cols": ["frequency", "recency_days", "age_days", "days_since_last_purchase",
+                       "recency_score", "frequency_score", "monetary_score"],
+        "exact_cols": ["as_of_date", "first_purchase_date", "last_purchase_date", "is_closed",
+                       "rfm_segment"],
     },
     "fct_orders": {
         "keys": ["order_id"],
@@ -116,6 +125,11 @@ COMPARE_SPECS: dict[str, dict[str, Sequence[str]]] = {
     },
 }
 
+FIT_ONLY = ("a model estimate integrated over the fit (expected purchases / revenue over a "
+            "horizon): checked against the lifetimes package in tests/python/test_predictions.py "
+            "and test_value_models.py; P(alive) and the expected order value, the per-customer "
+            "formulas, are compared")
+
 # The mart columns the oracle does not recompute, and why. A test (test_oracle_selfcheck)
 # proves every mart column is either compared above or listed here.
 NOT_COMPARED: dict[str, dict[str, str]] = {
@@ -124,6 +138,24 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
         "has_marketing_consent": "a CRM attribute passed through unchanged, not a metric",
         "is_erased": "erasure is proven by tests/python/test_erasure.py and the singular test "
                      "erased_people_keep_no_personal_data",
+        "predicted_clv_12m": FIT_ONLY,
+    },
+    "fct_customer_predictions": {
+        "expected_purchases_90d": FIT_ONLY,
+        "expected_purchases_365d": FIT_ONLY,
+        "expected_revenue_12m": FIT_ONLY,
+        "predicted_clv_12m": FIT_ONLY,
+        "time_unit": "the fit's time unit (a run parameter of the fit, from "
+                     "fct_customer_value_model), not a metric",
+    },
+    "fct_customer_value_model": {
+        column: "the fitted parameters themselves (a run parameter the oracle takes as "
+                "input): validated by tests/python/test_value_models.py against the published "
+                "CDNOW results and the lifetimes package; the checkpoint checks their range"
+        for column in ("parameter_key", "model_name", "parameter_name", "parameter_value",
+                       "standard_error", "log_likelihood", "is_converged", "iterations",
+                       "gradient_norm", "customers_fitted", "time_unit", "days_per_unit",
+                       "as_of_date", "fit_note")
     },
     "fct_orders": {
         "sales_channel": "a ledger attribute passed through unchanged, not a metric",
@@ -146,8 +178,11 @@ NOT_COMPARED: dict[str, dict[str, str]] = {
 
 
 def compared_columns(table: str) -> list[str]:
-    """Every column of a mart the oracle compares (keys included)."""
-    spec = COMPARE_SPECS[table]
+    """Every column of a mart the oracle compares (keys included); none for a mart only
+    listed in NOT_COMPARED (fct_customer_value_model, the fitted parameters)."""
+    spec = COMPARE_SPECS.get(table)
+    if spec is None:
+        return []
     return [column for group in ("keys", "money_cols", "rate_cols", "count_cols", "exact_cols")
             for column in spec[group]]
 

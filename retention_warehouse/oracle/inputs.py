@@ -209,6 +209,9 @@ class Seeds:
     reason_category: dict[str, str]
     reason_categories: tuple[str, ...]
     region_of_country: dict[str, str]
+    # seed rfm_segments, by rule_order: (rule_order, segment, r_min, r_max, f_min, f_max,
+    # m_min, m_max)
+    rfm_rules: tuple[tuple[int, str, int, int, int, int, int, int], ...] = ()
     minor_units: dict[str, int] = field(default_factory=dict)
     max_carry_days: int = FX_MAX_CARRY_DAYS
 
@@ -264,7 +267,8 @@ class Seeds:
 
 
 def load_seeds(seeds_dir: Path) -> Seeds:
-    """Read fx_rates, loyalty_tiers, exit_reasons, country_regions, currency_minor_units."""
+    """Read fx_rates, loyalty_tiers, exit_reasons, country_regions, rfm_segments and
+    currency_minor_units."""
     seeds_dir = Path(seeds_dir)
 
     def read(name: str) -> list[dict[str, str]]:
@@ -301,6 +305,13 @@ def load_seeds(seeds_dir: Path) -> Seeds:
     regions = {
         row["country_code"].strip(): row["region"].strip() for row in read("country_regions")
     }
+    score_columns = ("min_recency_score", "max_recency_score", "min_frequency_score",
+                     "max_frequency_score", "min_monetary_score", "max_monetary_score")
+    rfm_rules = sorted(
+        (int(row["rule_order"]), row["segment_name"].strip(),
+         *(int(row[column]) for column in score_columns))
+        for row in read("rfm_segments")
+    )
     minor = {row["currency_code"].strip(): int(row["minor_units"])
              for row in read("currency_minor_units")}
     return Seeds(
@@ -310,6 +321,7 @@ def load_seeds(seeds_dir: Path) -> Seeds:
         reason_category=reasons,
         reason_categories=tuple(ordered),
         region_of_country=regions,
+        rfm_rules=tuple(rfm_rules),
         minor_units=minor,
     )
 

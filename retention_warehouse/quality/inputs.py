@@ -4,7 +4,10 @@ Two things come out of the warehouse: the *marts* under test, and the *landing r
 (``raw._landed_files``: which batch file landed when, in which order), a run
 parameter written before any model runs. The expected values are computed by the
 independent oracle (``retention_warehouse.oracle``) from the raw files that record
-names, the seeds and the dbt vars; no mart, staging or intermediate model feeds them.
+names, the seeds and the dbt vars; no mart, staging or intermediate model feeds them,
+except one more run parameter: the fitted value-model parameters
+(``marts.fct_customer_value_model``, validated by tests/python/test_value_models.py),
+from which the oracle recomputes P(alive) and the expected order value of each customer.
 
 The as-of date is derived, never read from a mart (docs/metric_decisions.md): the
 ``as_of_date`` the build was given (``retention build --as-of-date``, ``retention
@@ -41,6 +44,8 @@ MART_TABLES = (
     "fct_customer_tiers",
     "fct_lifetime_value_segments",
     "fct_customer_periods",
+    "fct_customer_predictions",
+    "fct_customer_value_model",
 )
 
 

@@ -79,7 +79,8 @@ def _row_count(expected: pd.DataFrame) -> gxe.Expectation:
 
 
 def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[str],
-                           reason_categories: list[str]) -> dict[str, tuple[str, list]]:
+                           reason_categories: list[str],
+                           rfm_segments: list[str]) -> dict[str, tuple[str, list]]:
     """Per mart: its key column and its structural expectations."""
     statuses = ["active", "at_risk", "churned", "reactivated", "closed", "lead"]
     counts_kpis = ["customers_at_start", "customers_at_end", "new_customers",
@@ -91,6 +92,9 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
                                             value_set=["one_time", "repeat", "vip", "lead"]),
             gxe.ExpectColumnValuesToBeInSet(column="current_status", value_set=statuses),
             gxe.ExpectColumnValuesToBeInSet(column="current_tier", value_set=tier_names),
+            gxe.ExpectColumnValuesToBeInSet(column="rfm_segment", value_set=rfm_segments),
+            gxe.ExpectColumnValuesToBeBetween(column="p_alive", min_value=0, max_value=1),
+            *_at_least(0, "predicted_clv_12m"),
             _not_below("last_purchase_date", "first_purchase_date"),
             *_at_least(0, "orders", "days_since_last_purchase", "net_revenue"),
         ]),
@@ -156,6 +160,29 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
                 "new", "active", "at_risk", "churned", "reactivated", "closed"]),
             gxe.ExpectColumnValuesToBeInSet(column="tier_at_end", value_set=tier_names),
             *_at_least(0, "days_since_last_purchase_at_end"),
+        ]),
+        "fct_customer_predictions": ("customer_key", [
+            *_unique_key("customer_key"), _row_count(expected["fct_customer_predictions"]),
+            gxe.ExpectColumnValuesToBeBetween(column="p_alive", min_value=0, max_value=1),
+            *_at_least(0, "expected_purchases_90d", "expected_average_order_value",
+                       "predicted_clv_12m"),
+            _not_below("expected_purchases_365d", "expected_purchases_90d"),
+            _not_below("expected_revenue_12m", "predicted_clv_12m"),
+            *[gxe.ExpectColumnValuesToBeInSet(column=f"{name}_score", value_set=[1, 2, 3, 4, 5])
+              for name in ("recency", "frequency", "monetary")],
+            gxe.ExpectColumnValuesToBeInSet(column="rfm_segment", value_set=rfm_segments),
+            *[gxe.ExpectColumnValuesToNotBeNull(column=column) for column in (
+                "p_alive", "expected_purchases_365d", "predicted_clv_12m", "rfm_segment")],
+        ]),
+        "fct_customer_value_model": ("parameter_key", [
+            *_unique_key("parameter_key"),
+            gxe.ExpectColumnValuesToBeInSet(column="parameter_key", value_set=[
+                "bg_nbd.r", "bg_nbd.alpha", "bg_nbd.a", "bg_nbd.b", "bg_nbd.mean_p",
+                "gamma_gamma.p", "gamma_gamma.q", "gamma_gamma.v"]),
+            gxe.ExpectTableRowCountToEqual(value=8),
+            gxe.ExpectColumnValuesToBeInSet(column="is_converged", value_set=[True]),
+            gxe.ExpectColumnValuesToBeBetween(column="parameter_value", min_value=0,
+                                              strict_min=True),
         ]),
         "fct_lifetime_value_segments": ("segment_id", [
             *_unique_key("segment_id"), _row_count(expected["fct_lifetime_value_segments"]),

@@ -2,8 +2,8 @@
 
 The script reads the chart specs from the page's ``report-data`` JSON block and
 draws each chart as an SVG inside its figure: line, grouped bars, horizontal
-bars, stacked bars and heatmap. Every drawn data mark carries the class
-``mark`` and a native ``<title>`` tooltip; each SVG gets ``data-marks`` (its
+bars, stacked bars, heatmap and a labelled grid of counts. Every drawn data mark
+carries the class ``mark`` and a native ``<title>`` tooltip; each SVG gets ``data-marks`` (its
 mark count) and the body ``data-charts-rendered`` / ``data-render-errors``, which
 the browser test reads from the rendered DOM. No library, no network.
 """
@@ -251,8 +251,47 @@ SCRIPT = r"""
     text(svg, m.left + 166, base + 49, "0 % … " + fmt(top, 0) + " % (and above) retained");
   }
 
+  // A labelled grid (rows x cols) of counts, e.g. customers by RFM recency x frequency score.
+  function drawGrid(svg, spec) {
+    var m = {top: 10, right: 170, bottom: 46, left: 84};
+    var rows = spec.rows.length, cols = spec.cols.length;
+    var cw = (W - m.left - m.right) / Math.max(cols, 1);
+    var ch = (H - m.top - m.bottom) / Math.max(rows, 1);
+    var all = [].concat.apply([], spec.values).filter(isNum);
+    var top = Math.max.apply(null, all.concat([1]));
+    var shade = function (v) {
+      var t = Math.min(v / top, 1), c = [255 - 224 * t, 255 - 144 * t, 255 - 20 * t];
+      return "rgb(" + c.map(Math.round).join(",") + ")";
+    };
+    spec.rows.forEach(function (row, i) {
+      var y = m.top + i * ch;
+      text(svg, m.left - 8, y + ch / 2 + 4, String(row), {"text-anchor": "end"});
+      spec.values[i].forEach(function (v, k) {
+        if (!isNum(v) || v <= 0) { return; }
+        var x = m.left + k * cw;
+        var rect = el("rect", {x: x, y: y, width: cw - 2, height: ch - 2, fill: shade(v),
+          "class": "mark"}, svg);
+        tip(rect, spec.tips[i][k]);
+        text(svg, x + cw / 2, y + ch / 2 - 2, fmt(v, 0), {"text-anchor": "middle",
+          style: v / top > 0.55 ? "fill: #fff" : "fill: #1f2328"});
+        text(svg, x + cw / 2, y + ch / 2 + 12, spec.labels[i][k], {"text-anchor": "middle",
+          style: (v / top > 0.55 ? "fill: #fff" : "fill: #59636e") + "; font-size: 9px"});
+      });
+    });
+    spec.cols.forEach(function (col, k) {
+      text(svg, m.left + k * cw + cw / 2, m.top + rows * ch + 14, String(col),
+        {"text-anchor": "middle"});
+    });
+    text(svg, m.left + cols * cw / 2, H - 8, spec.x_label, {"text-anchor": "middle"});
+    text(svg, 14, m.top + rows * ch / 2, (spec.y || {}).label || "",
+      {transform: "rotate(-90 14 " + (m.top + rows * ch / 2) + ")", "text-anchor": "middle"});
+    (spec.notes || []).forEach(function (note, i) {
+      text(svg, W - m.right + 12, m.top + 14 + i * 15, note, {"text-anchor": "start"});
+    });
+  }
+
   var DRAW = {line: drawLine, bars: drawBars, stacked: drawStacked, hbars: drawHBars,
-    heatmap: drawHeatmap};
+    heatmap: drawHeatmap, grid: drawGrid};
 
   function render() {
     var data = JSON.parse(document.getElementById("report-data").textContent);

@@ -17,11 +17,13 @@ from typing import Any
 
 import duckdb
 
+from retention_warehouse.failures import first_line
 from retention_warehouse.warehouse_file import WarehouseFileError, open_read_only
 
 Chart = dict[str, Any]
 
 CLTV_BINS = 20
+DEFAULT_HOLDOUT_DAYS = 180  # the calibration charts' holdout window (retention predict-check)
 CHURN_REASON_MONTHS = 12
 TIER_ORDER = ("bronze", "silver", "gold", "vip")
 
@@ -343,8 +345,10 @@ def _headline(kpis: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def load_report(db_path: Path) -> Report:
+def load_report(db_path: Path, holdout_days: int = DEFAULT_HOLDOUT_DAYS) -> Report:
     """Query the marts of the warehouse at ``db_path`` for every chart of the report."""
+    from retention_warehouse.report.predictions import calibration_charts, rfm_grid, run_holdout
+
     con = _connect(db_path)
     try:
         [(as_of,)] = con.execute("select max(as_of_date) from marts.dim_customers").fetchall()
@@ -366,15 +370,19 @@ def load_report(db_path: Path) -> Report:
             _tier_mix(_rows(con, TIER_SQL)),
             _churn_reasons(_rows(con, REASON_SQL.format(months=CHURN_REASON_MONTHS),
                                  [as_of_text]), reason_start),
+            rfm_grid(con),
+            *calibration_charts(run_holdout(con, as_of_text, holdout_days), holdout_days),
         ]
     except duckdb.CatalogException as error:
-        raise ReportError(f"{db_path} lacks a mart the report reads ({error}); "
+        raise ReportError(f"{db_path} lacks a mart the report reads "
+                          f"({first_line(str(error))}); "
                           "run `retention build` first") from error
     finally:
         con.close()
     order = ("retention_churn", "active_customers", "cohort_heatmap", "cltv_distribution",
-             "cltv_by_channel", "tier_mix", "churn_reasons", "nps_csat", "ces", "aov",
-             "purchase_frequency", "referral_rate")
+             "cltv_by_channel", "rfm_grid", "holdout_by_frequency", "p_alive_calibration",
+             "tier_mix", "churn_reasons", "nps_csat", "ces", "aov", "purchase_frequency",
+             "referral_rate")
     charts.sort(key=lambda chart: order.index(chart["id"]))
     for chart in charts:
         chart["as_of"] = as_of_text

@@ -20,8 +20,11 @@ import duckdb
 import pytest
 
 from retention_warehouse.bench.command import parse_size
-from retention_warehouse.bench.dataset import cached_generate
+from retention_warehouse.bench.dataset import cached_generate, history_start, size_data
+from retention_warehouse.bench.dbt_steps import refresh_step_seconds
 from retention_warehouse.bench.process import measure
+from retention_warehouse.bench.render import history_ratio, target_rows
+from retention_warehouse.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SIZE = 10_000
@@ -38,7 +41,7 @@ class BenchRun:
 
     @property
     def workspace(self) -> Path:
-        return self.out_dir / "runs" / f"parquet-{SIZE}-t2-m8GB"
+        return self.out_dir / "runs" / f"parquet-{SIZE}-t2-m{DEFAULT_DUCKDB_MEMORY_LIMIT}"
 
     @property
     def base_dir(self) -> Path:
@@ -66,10 +69,12 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
 
 
 def test_prints_every_table_with_the_size(bench: BenchRun) -> None:
-    for title in ("Data and full build", "Side by side (medians)", "Slowest models"):
+    for title in ("Data and full build", "Side by side (medians)", "One-day refresh",
+                  "Slowest models"):
         assert title in bench.stdout
     table_lines = [line for line in bench.stdout.splitlines() if line.strip().startswith("10k")]
-    assert len(table_lines) == 3, bench.stdout
+    # one row in each table, two in the slowest-models table (full build, refresh)
+    assert len(table_lines) == 5, bench.stdout
 
 
 def test_raw_rows_and_bytes_are_the_generators_and_the_files(bench: BenchRun) -> None:
@@ -119,7 +124,8 @@ def test_time_memory_and_size_figures_are_consistent(bench: BenchRun) -> None:
     assert build["median_seconds"] >= build["dbt_elapsed_seconds"] > 0
     assert 50 * 2**20 < build["peak_rss_bytes"] < 64 * 2**30
     assert build["warehouse_bytes"] == (bench.workspace / "kept" / "bench.duckdb").stat().st_size
-    for step in ("parse", "empty_build", "incremental", "floor_a", "floor_b", "peer"):
+    for step in ("parse", "empty_build", "refresh", "refresh_fixed", "floor_a", "floor_b",
+                 "peer"):
         assert case[step]["median_seconds"] > 0, step
         assert case[step]["peak_rss_bytes"] > 0, step
     ratios = case["ratios"]
@@ -127,6 +133,78 @@ def test_time_memory_and_size_figures_are_consistent(bench: BenchRun) -> None:
         build["median_seconds"] / case["floor_a"]["median_seconds"], rel=0.01)
     assert ratios["fixed_overhead_seconds"] == pytest.approx(
         case["parse"]["median_seconds"] + case["empty_build"]["median_seconds"], abs=0.01)
+
+
+def test_refresh_is_the_real_daily_path(bench: BenchRun) -> None:
+    """The refresh figure is `retention refresh` on the next day's files: it published an
+    incremental build with the daily selection (no unit tests, no seeds), and its own
+    step timings add up inside its wall time."""
+    refresh = bench.case["refresh"]
+    log = (bench.workspace / "output" / "refresh-1.log").read_text()
+    assert "refresh: incremental build" in log and "refresh: published" in log
+    steps = refresh["step_seconds"]
+    assert 0 < steps["dbt_build"] <= steps["total"] <= refresh["median_seconds"]
+    run_results = json.loads((bench.workspace / "output" / "refresh-run_results.json")
+                             .read_text())
+    kinds = {result["unique_id"].split(".", 1)[0] for result in run_results["results"]}
+    assert "model" in kinds and "test" in kinds and not kinds & {"unit_test", "seed"}, kinds
+    assert refresh["failed_nodes"] == []
+    assert sum(refresh["node_statuses"].values()) < sum(
+        bench.case["build"]["node_statuses"].values())
+    assert bench.case["ratios"]["refresh_over_build"] == pytest.approx(
+        refresh["median_seconds"] / bench.case["build"]["median_seconds"], rel=0.01)
+    fixed_log = (bench.workspace / "output" / "refresh-fixed-1.log").read_text()
+    assert "Nothing to do" in fixed_log or "does not match any enabled nodes" in fixed_log
+    # a new as-of date costs no re-parse (the refresh pins it at run time only)
+    assert "Unable to do partial parsing" not in fixed_log, fixed_log
+    assert 0 < bench.case["refresh_fixed"]["median_seconds"] < refresh["median_seconds"]
+
+
+def test_refresh_timings_are_read_from_the_refresh_output() -> None:
+    line = ("refresh: published /x/wh.duckdb (incremental; land 0.1 s, dbt_build 12.5 s, "
+            "freshness 0.4 s, total 14.0 s)")
+    assert refresh_step_seconds("noise\n" + line + "\n") == {
+        "land": 0.1, "dbt_build": 12.5, "freshness": 0.4, "total": 14.0}
+    assert refresh_step_seconds("refresh failed") == {}
+
+
+def test_six_years_are_the_same_customers_over_a_longer_calendar(tmp_path: Path) -> None:
+    assert history_start(3).isoformat() == "2023-01-01"
+    assert history_start(6).isoformat() == "2020-01-01"
+    with pytest.raises(ValueError, match="years"):
+        history_start(7)
+    three = size_data(tmp_path, 300, 1, "parquet", 3)
+    six = size_data(tmp_path, 300, 1, "parquet", 6)
+    assert six.base.path != three.base.path and six.years == 6
+    assert six.base.manifest["start"] == "2020-01-01" == str(six.base.manifest["start"])
+    with duckdb.connect() as con:
+        first = {data.years: con.execute(
+            "select min(left(transaction_at, 4)) from read_parquet(?) "
+            "where transaction_at like '20__-%'",
+            [str(data.base.path / "transactions" / "*.parquet")]).fetchone()[0]
+            for data in (three, six)}
+    assert first == {3: "2023", 6: "2020"}
+
+
+def test_history_ratio_pairs_a_case_with_its_three_year_twin() -> None:
+    def case(years: int, seconds: float, memory: str = "4GB") -> dict:
+        return {"customers": 1_000_000, "format": "parquet", "duckdb_threads": 2,
+                "memory_limit": memory, "dbt_threads": 2, "years": years,
+                "build": {"median_seconds": seconds}}
+    cases = [case(3, 100.0), case(6, 140.0), case(3, 90.0, "8GB"), case(6, 200.0, "8GB")]
+    assert history_ratio(cases[1], cases) == 1.4
+    assert history_ratio(cases[3], cases) == pytest.approx(2.22)
+    assert history_ratio(cases[0], cases) is None
+    assert history_ratio(case(6, 1.0, "2GB"), cases) is None  # no 3-year twin
+    rows = {row[0]: row for row in target_rows(cases)[1]}
+    history = rows["1M: 6-year history build ≤ 1.5 × the 3-year build"]
+    assert history[2] == ("met" if DEFAULT_DUCKDB_MEMORY_LIMIT == "4GB" else "**missed**")
+
+
+def test_bench_default_memory_limit_is_the_profiles() -> None:
+    profiles = (PROJECT_DIR / "profiles.yml").read_text()
+    assert (f"env_var('RETENTION_DUCKDB_MEMORY_LIMIT', '{DEFAULT_DUCKDB_MEMORY_LIMIT}')"
+            in profiles)
 
 
 def test_floors_and_peer_did_the_work(bench: BenchRun) -> None:
@@ -140,7 +218,10 @@ def test_floors_and_peer_did_the_work(bench: BenchRun) -> None:
     manifest = json.loads((bench.workspace / "kept" / "manifest.json").read_text())
     built = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"
              and node["config"]["materialized"] in ("table", "view", "incremental")]
-    assert case["floor_b"]["models"] == len(built)
+    python = [node for node in built if node["language"] == "python"]  # kept, no SQL to time
+    assert len(python) == 2
+    assert case["floor_b"]["models"] == len(built) - len(python)
+    assert case["floor_b"]["python_models"] == len(python)
     assert case["peer"]["orders"] > 0 and case["peer"]["kpi_months"] >= 30
     assert case["data"]["day_rows"] > 0
 

@@ -14,7 +14,8 @@ from conftest import BuiltWarehouse
 # Every model with access: public in the marts schema (see each folder's YAML).
 PUBLIC_MARTS = {"dim_customers", "fct_orders", "fct_retention_kpis", "fct_cohort_retention",
                 "fct_churn_reasons", "fct_customer_lifetime_value",
-                "fct_lifetime_value_segments", "fct_customer_tiers", "fct_customer_periods"}
+                "fct_lifetime_value_segments", "fct_customer_tiers", "fct_customer_periods",
+                "fct_customer_predictions", "fct_customer_value_model"}
 
 
 def _engine(warehouse: BuiltWarehouse) -> sa.Engine:
@@ -23,11 +24,14 @@ def _engine(warehouse: BuiltWarehouse) -> sa.Engine:
 
 
 def test_sqlalchemy_lists_the_marts_and_reads_them(warehouse: BuiltWarehouse) -> None:
-    """Reflection lists every public mart; a query returns the mart's rows."""
+    """Reflection lists every public mart (a table, or a view over an incremental model);
+    a query returns the mart's rows."""
     engine = _engine(warehouse)
     try:
         with engine.connect() as connection:
-            tables = set(sa.inspect(connection).get_table_names(schema="marts"))
+            inspector = sa.inspect(connection)
+            tables = set(inspector.get_table_names(schema="marts")) | set(
+                inspector.get_view_names(schema="marts"))
             assert tables >= PUBLIC_MARTS, f"missing marts: {sorted(PUBLIC_MARTS - tables)}"
             columns = {column["name"] for column in
                        sa.inspect(connection).get_columns("fct_retention_kpis", schema="marts")}

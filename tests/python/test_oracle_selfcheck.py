@@ -65,6 +65,14 @@ def write_seeds(
         "country_code,country_name,region,local_currency_code\n"
         "US,United States,north_america,USD\nDE,Germany,western_europe,EUR\n"
     )
+    # RFM segment rules: rule_order, segment, min/max recency, frequency, monetary score.
+    (folder / "rfm_segments.csv").write_text(
+        "rule_order,segment_name,min_recency_score,max_recency_score,min_frequency_score,"
+        "max_frequency_score,min_monetary_score,max_monetary_score,description\n"
+        "1,champions,4,5,4,5,1,5,x\n2,cant_lose,1,2,4,5,4,5,x\n3,at_risk,1,2,3,5,1,5,x\n"
+        "4,loyal,3,5,3,5,1,5,x\n5,new,4,5,1,1,1,5,x\n6,potential_loyalist,3,5,1,2,1,5,x\n"
+        "7,lost,1,1,1,2,1,5,x\n8,hibernating,2,2,1,2,1,5,x\n"
+    )
     return folder
 
 
@@ -744,6 +752,46 @@ def test_compare_frames_reports_and_tolerates() -> None:
     assert compare_frames(expected, actual.drop(columns=["rate"]), **spec) == [
         "actual frame has no column 'rate'"
     ]
+
+
+def test_customer_histories_rfm_scores_and_segments(tmp_path: Path, seeds_dir: Path) -> None:
+    """Purchase days, x / t_x / T, monetary value, RFM scores and segments by hand.
+
+    As of 2024-06-30 (USD, so net revenue = amount). A: 01-10 $10, 03-10 $20, 06-20 $40 and a
+    cancelled 06-25 order: x = 2, t_x = 162 (01-10 to 06-20 in a leap year), T = 172, 10 days
+    since, monetary (20 + 40) / 2 = 30. B: two orders on 02-01 = one purchase day: x = 0,
+    T = 150, no monetary. C: 05-01, 06-01 ($15 each): x = 1, t_x = 31, T = 60, monetary 15.
+    D: 06-29 only, closed on 06-30. E: 01-05 $30, 01-06 $90: x = 1, t_x = 1, T = 177, 176 days,
+    monetary 90. With n = 5 a score is 1 + (customers strictly worse): recency E 1, B 2,
+    C 3, A 4, D 5; frequency B = D = 1, C = E = 3, A 5; monetary B = D = 1, C 3, A 4, E 5.
+    Segments: A (4, 5, 4) champions, B (2, 1, 1) hibernating, C (3, 3, 3) loyal, D (5, 1, 1)
+    new, E (1, 3, 5) at_risk (cant_lose needs frequency 4-5).
+    """
+    crm = [person(cid) for cid in "ABCDE"]
+    tx = [sale("A", "2024-01-10", "10.00"), sale("A", "2024-03-10", "20.00"),
+          sale("A", "2024-06-20", "40.00"), sale("A", "2024-06-25", "99.00", status="cancelled"),
+          sale("B", "2024-02-01", "50.00"), sale("B", "2024-02-01T18:00:00+00:00", "25.00"),
+          sale("C", "2024-05-01", "15.00"), sale("C", "2024-06-01", "15.00"),
+          sale("D", "2024-06-29", "100.00"),
+          sale("E", "2024-01-05", "30.00"), sale("E", "2024-01-06", "90.00")]
+    events = [{"event_id": "EV1", "customer_id": "D", "event_type": "closure",
+               "event_at": "2024-06-30T09:00:00+00:00"}]
+    out = run(tmp_path, seeds_dir, {"crm_customers": crm, "transactions": tx,
+                                    "crm_account_events": events}, as_of=date(2024, 6, 30))
+    frame = out["fct_customer_predictions"].set_index("customer_id")
+    expected = {
+        "A": (2, 162, 172, 10, 30.0, False, 4, 5, 4, "champions"),
+        "B": (0, 0, 150, 150, None, False, 2, 1, 1, "hibernating"),
+        "C": (1, 31, 60, 29, 15.0, False, 3, 3, 3, "loyal"),
+        "D": (0, 0, 1, 1, None, True, 5, 1, 1, "new"),
+        "E": (1, 1, 177, 176, 90.0, False, 1, 3, 5, "at_risk"),
+    }
+    columns = ["frequency", "recency_days", "age_days", "days_since_last_purchase",
+               "monetary_value", "is_closed", "recency_score", "frequency_score",
+               "monetary_score", "rfm_segment"]
+    assert sorted(frame.index) == sorted(expected)
+    for cid, values in expected.items():
+        assert tuple(frame.loc[cid, columns]) == values, cid
 
 
 # --------------------------------------------------------------------------------------

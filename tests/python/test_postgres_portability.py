@@ -13,6 +13,11 @@ The tests then prove:
   differences is printed and must be zero;
 * the PostgreSQL marts agree with the independent Python oracle
   (``retention_warehouse.oracle``), as the DuckDB marts must in ``test_oracle_matches_marts.py``;
+* the value models (dbt Python models) are disabled on PostgreSQL, so the prediction
+  marts do not exist there and dim_customers' ``p_alive`` / ``predicted_clv_12m`` are NULL
+  on every row (docs/predictions.md); the equality test compares every other column,
+  ``rfm_segment`` (plain SQL) included, the oracle (given no fitted parameters) expects
+  ``p_alive`` NULL, and it checks the RFM histories and scores in ``int_customers_rfm_scored``;
 * the dispatched macros (timestamp parsing, safe casts) give the same value as on DuckDB
   for the accepted formats and for malformed input;
 * a database without the raw tables stops the build at the on-run-start hook with a
@@ -46,6 +51,7 @@ from postgres_server import dbt_env, postgres_server
 from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import dbt_executable
 from retention_warehouse.oracle import COMPARE_SPECS, compare_frames, compute_oracle
+from retention_warehouse.oracle.predictions import FORMULA_COLUMNS
 from retention_warehouse.pg_loader import LANDING_TABLES, load_raw
 from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
 
@@ -53,6 +59,11 @@ pytestmark = pytest.mark.postgres
 
 RATE_TOLERANCE = 1e-9
 PASSED = {"success", "pass"}
+# Built by dbt Python models, which PostgreSQL cannot run (docs/predictions.md): the
+# marts are disabled there and these dim_customers columns are NULL. The equality test
+# compares every other column; test_value_model_columns_on_postgres checks these.
+PREDICTION_MARTS = ("fct_customer_predictions", "fct_customer_value_model")
+PREDICTION_COLUMNS = {"dim_customers": ("p_alive", "predicted_clv_12m")}
 
 
 def run_dbt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -194,6 +205,13 @@ def _value_difference(duck: Any, post: Any) -> str | None:
     return None if duck == post else f"{duck!r} != {post!r}"
 
 
+def without_columns(columns: list[str], rows: list[tuple], drop: tuple[str, ...]
+                    ) -> tuple[list[str], list[tuple]]:
+    """The same rows without the named columns."""
+    keep = [i for i, column in enumerate(columns) if column not in drop]
+    return [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows]
+
+
 def mart_differences(columns_duck: list[str], rows_duck: list[tuple],
                      columns_pg: list[str], rows_pg: list[tuple], limit: int = 10) -> list[str]:
     """Human-readable differences between the same mart on the two engines."""
@@ -238,9 +256,10 @@ def test_marts_equal_duckdb_marts(pg: PostgresBuild, warehouse: BuiltWarehouse) 
     with warehouse.connect() as con:
         for mart in marts:
             cursor = con.execute(f"select * from marts.{mart}")
-            columns_duck = [d[0] for d in cursor.description]
-            rows_duck = cursor.fetchall()
-            columns_pg, rows_pg = pg.query(f"select * from marts.{mart}")
+            drop = PREDICTION_COLUMNS.get(mart, ())
+            columns_duck, rows_duck = without_columns(
+                [d[0] for d in cursor.description], cursor.fetchall(), drop)
+            columns_pg, rows_pg = without_columns(*pg.query(f"select * from marts.{mart}"), drop)
             counts[mart] = len(rows_pg)
             report[mart] = mart_differences(columns_duck, rows_duck, columns_pg, rows_pg)
     total = sum(len(diffs) for diffs in report.values())
@@ -259,10 +278,41 @@ def test_postgres_marts_match_the_oracle(pg: PostgresBuild, warehouse: BuiltWare
     expected = compute_oracle(warehouse.raw_dir, PROJECT_DIR / "seeds", hash_key=key)
     problems: list[str] = []
     for table, spec in COMPARE_SPECS.items():
+        if table in PREDICTION_MARTS:
+            # Not built here; its histories and RFM scores come from this SQL model, keyed
+            # by customer_id (not the hash) and without the fitted models' columns.
+            rfm_spec = {group: [c for c in columns if c not in FORMULA_COLUMNS]
+                        for group, columns in spec.items()}
+            rfm_spec["keys"] = ["customer_id"]
+            columns, rows = pg.query("select * from intermediate.int_customers_rfm_scored")
+            problems += [f"int_customers_rfm_scored: {d}" for d in
+                         compare_frames(expected[table], pd.DataFrame(rows, columns=columns),
+                                        **rfm_spec)]
+            continue
         columns, rows = pg.query(f"select * from marts.{table}")
         problems += [f"{table}: {d}" for d in
                      compare_frames(expected[table], pd.DataFrame(rows, columns=columns), **spec)]
     assert not problems, "\n".join(problems)
+
+
+def test_value_model_columns_on_postgres(pg: PostgresBuild, warehouse: BuiltWarehouse) -> None:
+    """No Python models on PostgreSQL: the prediction marts are disabled (not built), and
+    dim_customers builds with p_alive and predicted_clv_12m NULL on every row; on DuckDB
+    every customer has both. The RFM segment is SQL and set for every customer on both."""
+    assert pg.build.returncode == 0, _build_failure(pg)
+    manifest = json.loads((pg.target_dir / "manifest.json").read_text())
+    disabled = {node["name"] for nodes in manifest["disabled"].values() for node in nodes}
+    assert set(PREDICTION_MARTS) | {"int_value_models_fitted", "int_customers_predicted"} \
+        <= disabled
+    _, tables = pg.query("select table_name from information_schema.tables "
+                         "where table_schema = 'marts'")
+    assert not {name for (name,) in tables} & set(PREDICTION_MARTS)
+    sql = ("select count(*), count(p_alive), count(predicted_clv_12m), "
+           "count(rfm_segment) from marts.dim_customers where not is_lead")
+    _, [(customers, p_alive, clv, segments)] = pg.query(sql)
+    assert customers > 0 and (p_alive, clv) == (0, 0) and segments == customers
+    [(duck_customers, duck_p_alive, duck_clv, duck_segments)] = warehouse.query(sql)
+    assert (duck_customers, duck_p_alive, duck_clv, duck_segments) == (customers,) * 4
 
 
 # Inputs for the dispatched macros: every accepted timestamp format (with the offset

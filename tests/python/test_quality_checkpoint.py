@@ -74,6 +74,13 @@ CORRUPTIONS = {
         "fct_cohort_retention__vs_expected: expect_column_pair_values_to_be_equal("
         "active_customers, active_customers__expected)",
     ),
+    "P(alive) of one customer": (
+        "update marts.fct_customer_predictions set p_alive = p_alive / 2 "
+        "where customer_key = (select min(customer_key) from marts.fct_customer_predictions "
+        "where p_alive > 0.2 and frequency > 0)",
+        "fct_customer_predictions__vs_expected: expect_column_values_to_be_between("
+        "p_alive__error)",
+    ),
     "last purchase before first": (
         "update marts.dim_customers set last_purchase_date = first_purchase_date - 1 "
         "where customer_key = (select min(customer_key) from marts.dim_customers "
@@ -99,8 +106,9 @@ def test_checkpoint_fails_on_a_corrupted_mart(warehouse: BuiltWarehouse, tmp_pat
 
 def test_orders_row_removed_fails_presence_and_row_count(
         warehouse: BuiltWarehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # fct_orders is a view over int_orders_netted: remove the row where it is stored.
     copy = corrupted_copy(warehouse, tmp_path, (
-        "delete from marts.fct_orders where order_id = "
+        "delete from intermediate.int_orders_netted where order_id = "
         "(select max(order_id) from marts.fct_orders where is_purchase)"))
     exit_code = command.run(argparse.Namespace(db=copy, results=None))
     assert exit_code == 1

@@ -5,8 +5,11 @@ One history is played once per module on 1,000 generated customers:
 1. the first refresh lands everything before DAY0 (minus a few rows held back)
    and publishes a full build;
 2. DAY0 lands with the held-back rows arriving late (old sales, refunds of old
-   orders, CRM rows of customers who already bought) while a BI reader holds a
-   read-only connection to the published file;
+   orders, CRM rows of customers who already bought) and three edits of history
+   (a full refund of a 2024 order that was its buyer's only purchase, a CRM
+   person who turns out to be a duplicate of an older account and is merged into
+   it, an erasure request dated months back), while a BI reader holds a read-only
+   connection to the published file;
 3. a corrupt file (not UTF-8) makes a refresh fail: the published file is untouched;
 4. DAY1 lands with a re-sent copy of DAY0's ledger file; its refresh is killed
    in the middle of ``dbt build``; the published file is untouched and the
@@ -14,22 +17,25 @@ One history is played once per module on 1,000 generated customers:
 5. the same day is refreshed again (it must change nothing);
 6. a clean ``dbt build`` of the final landing folder into a new file.
 
-The tests compare the results of those steps; every mart table must match the
-clean build row for row.
+The tests compare the results of those steps; every mart (tables and views) and
+every incremental model must match the clean build row for row.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -45,6 +51,17 @@ SEED = 42
 DAY0 = date(2025, 12, 20)
 DAY1 = DAY0 + timedelta(days=1)
 LATE_ROWS = 40
+LATE_REFUND_ID = "T9000000001"
+MERGED_INTO_ID = "C09990001"
+ERASURE_EVENT_ID = "E99990001"
+ERASURE_DATE = date(2025, 6, 1)
+# The incremental models and the column each run stamps (left out of the comparison).
+INCREMENTAL_MODELS = {
+    "intermediate.int_orders_netted": "refreshed_at",
+    "intermediate.int_customers_months_purchased": "refreshed_at",
+    "intermediate.int_customers_months_tiered": "refreshed_at",
+    "intermediate.int_customers_periods_stated": "refreshed_at",
+}
 
 
 def sha256(path: Path) -> str:
@@ -53,26 +70,127 @@ def sha256(path: Path) -> str:
 
 
 def mart_tables(db: Path) -> list[str]:
-    """Every table of the marts schema."""
+    """Every relation of the marts schema, tables and views."""
     with duckdb.connect(str(db), read_only=True) as con:
         return [name for (name,) in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
-        ).fetchall()]
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+            " order by 1").fetchall()]
+
+
+def export_marts(db: Path, folder: Path) -> list[str]:
+    """Every mart of ``db`` written to ``folder/<mart>.parquet``; the mart names.
+
+    Each warehouse is read through its own connection: a view refers to the
+    catalog named after its file, so a view read from an attached copy with the
+    same file name would read the wrong warehouse.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    names = mart_tables(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        for name in names:
+            con.execute(f"copy (select * from marts.{name}) to '{folder / name}.parquet' "
+                        "(format parquet)")
+    return names
 
 
 def mart_differences(left: Path, right: Path) -> dict[str, tuple[int, int, int]]:
-    """Per mart table: (rows only in left, rows only in right, rows in right)."""
-    result = {}
-    with duckdb.connect(str(left), read_only=True) as con:
-        con.execute(f"attach '{right}' as other (read_only)")
-        for table in mart_tables(right):
-            one = con.execute(f"select count(*) from (select * from marts.{table} except all "
-                              f"select * from other.marts.{table})").fetchone()[0]
-            two = con.execute(f"select count(*) from (select * from other.marts.{table} "
-                              f"except all select * from marts.{table})").fetchone()[0]
-            rows = con.execute(f"select count(*) from other.marts.{table}").fetchone()[0]
-            result[table] = (one, two, rows)
+    """Per mart (table or view): (rows only in left, rows only in right, rows in right)."""
+    with tempfile.TemporaryDirectory() as folder:
+        left_names = export_marts(left, Path(folder) / "left")
+        right_names = export_marts(right, Path(folder) / "right")
+        assert left_names == right_names, (left_names, right_names)
+        result = {}
+        with duckdb.connect() as con:
+            for name in right_names:
+                one, two = (f"read_parquet('{folder}/{side}/{name}.parquet')"
+                            for side in ("left", "right"))
+                only_left = con.execute(
+                    f"select count(*) from (select * from {one} except all "
+                    f"select * from {two})").fetchone()[0]
+                only_right = con.execute(
+                    f"select count(*) from (select * from {two} except all "
+                    f"select * from {one})").fetchone()[0]
+                rows = con.execute(f"select count(*) from {two}").fetchone()[0]
+                result[name] = (only_left, only_right, rows)
     return result
+
+
+@dataclass
+class LateEdits:
+    """The history edits landed with DAY0 (see the module docstring)."""
+
+    refunded_customer: str = ""
+    refunded_order: str = ""
+    merged_customer: str = ""
+    erased_customer: str = ""
+
+
+def customer_key(customer_id: str) -> str:
+    """The marts' customer key: SHA-256 (hex) of the surviving CRM id."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
+
+
+def write_rows(raw_dir: Path, table: str, name: str, rows: list[dict[str, str]]) -> None:
+    """A new landing file of ``table`` holding ``rows`` (missing columns blank)."""
+    existing = next((raw_dir / table).glob("landed-initial-*.csv"))
+    with existing.open(newline="") as handle:
+        header = next(csv.reader(handle))
+    with (raw_dir / table / name).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows({column: row.get(column, "") for column in header} for row in rows)
+
+
+def land_history_edits(raw_dir: Path, avoid: set[str]) -> LateEdits:
+    """Land the three edits of history with DAY0: a late full refund, a merge, an erasure."""
+    ledger = f"read_csv('{raw_dir}/transactions/*.csv', all_varchar = true)"
+    crm = f"read_csv('{raw_dir}/crm_customers/*.csv', all_varchar = true)"
+    events = f"read_csv('{raw_dir}/crm_account_events/*.csv', all_varchar = true)"
+    excluded = ", ".join(f"'{c}'" for c in avoid) or "''"
+    edits = LateEdits()
+    with duckdb.connect() as con:
+        real = (f"customer_id in (select customer_id from {crm} where is_test_account = 'false')"
+                f" and customer_id not in ({excluded})")
+        # A customer whose whole ledger is one completed 2024 sale.
+        sale = con.execute(f"""
+            select * from {ledger}
+            where transaction_type = 'sale' and status = 'completed'
+              and transaction_at like '2024-%T%' and {real}
+              and customer_id in (select customer_id from {ledger}
+                                  group by customer_id having count(*) = 1)
+            order by hash(order_id) limit 1""").df().iloc[0].to_dict()
+        # A buyer with at least three sales, whose CRM row has an ISO signup time.
+        merged = con.execute(f"""
+            select * from {crm}
+            where signup_at like '____-__-__T%' and email like '%@%' and {real}
+              and customer_id != '{sale["customer_id"]}'
+              and customer_id in (select customer_id from {ledger}
+                                  where transaction_type = 'sale'
+                                  group by customer_id having count(*) >= 3)
+            order by hash(customer_id) limit 1""").df().iloc[0].to_dict()
+        # A buyer active on both sides of ERASURE_DATE, with no account event yet.
+        erased = con.execute(f"""
+            select customer_id from {ledger}
+            where transaction_type = 'sale' and {real}
+              and customer_id not in ('{sale["customer_id"]}', '{merged["customer_id"]}')
+              and customer_id not in (select customer_id from {events})
+            group by customer_id
+            having min(transaction_at) like '2024-%' and max(transaction_at) like '2025-1%'
+            order by hash(customer_id) limit 1""").fetchone()[0]
+    # Dated the day before DAY0 (after the first refresh's as-of date), landing with DAY0.
+    write_rows(raw_dir, "transactions", "late-refund-00000.csv", [{
+        **sale, "transaction_id": LATE_REFUND_ID, "transaction_type": "refund",
+        "transaction_at": f"{DAY0 - timedelta(days=1)}T10:00:00+00:00"}])
+    signup = datetime.fromisoformat(merged["signup_at"]) - timedelta(days=30)
+    write_rows(raw_dir, "crm_customers", "late-merge-00000.csv", [{
+        **merged, "customer_id": MERGED_INTO_ID, "signup_at": signup.isoformat(),
+        "updated_at": f"{DAY0}T09:00:00+00:00"}])
+    write_rows(raw_dir, "crm_account_events", "late-erasure-00000.csv", [{
+        "event_id": ERASURE_EVENT_ID, "customer_id": erased, "event_type": "erasure_request",
+        "event_at": f"{ERASURE_DATE}T08:00:00+00:00"}])
+    edits.refunded_customer, edits.refunded_order = sale["customer_id"], sale["order_id"]
+    edits.merged_customer, edits.erased_customer = merged["customer_id"], erased
+    return edits
 
 
 @dataclass
@@ -90,6 +208,7 @@ class History:
     hashes: dict[str, str] = field(default_factory=dict)
     killed_midway: bool = False
     snapshots: dict[str, Path] = field(default_factory=dict)
+    edits: LateEdits = field(default_factory=LateEdits)
 
 
 def refresh_env(root: Path) -> dict[str, str]:
@@ -200,10 +319,11 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     h.snapshots["initial"] = root / "after-initial.duckdb"
     shutil.copyfile(h.published, h.snapshots["initial"])
 
-    # 2. DAY0 plus the late rows, with a BI reader connected through the refresh
+    # 2. DAY0 plus the late rows and the edits of history, with a BI reader connected
     for table in ("transactions", "crm_customers"):
         for late in (root / "pending" / table).glob("*.csv"):
             shutil.move(late, raw_dir / table / late.name)
+    h.edits = land_history_edits(raw_dir, set(h.late_customer_ids))
     reader = duckdb.connect(str(h.published), read_only=True)
     h.reader["before"] = reader.execute("select count(*) from marts.fct_orders").fetchone()[0]
     h.runs["day0"] = run_refresh(root, DAY1)
@@ -295,6 +415,128 @@ def test_staging_ledger_equals_a_full_build(history: History) -> None:
         con.execute(f"attach '{history.full_build}' as full_build (read_only)")
         assert con.execute(sql.format(a="wh", b="full_build")).fetchone()[0] == 0
         assert con.execute(sql.format(a="full_build", b="wh")).fetchone()[0] == 0
+
+
+def test_incremental_models_equal_a_full_build(history: History) -> None:
+    """Every incremental customer model (not only the marts above it) equals its full
+    build, the rows a run keeps included; only the run stamp differs."""
+    with tempfile.TemporaryDirectory() as folder:
+        for side, db in (("incremental", history.published), ("full", history.full_build)):
+            with duckdb.connect(str(db), read_only=True) as con:
+                for model, stamp in INCREMENTAL_MODELS.items():
+                    con.execute(f"copy (select * exclude ({stamp}) from {model}) to "
+                                f"'{folder}/{side}-{model}.parquet' (format parquet)")
+        with duckdb.connect() as con:
+            for model in INCREMENTAL_MODELS:
+                one, two = (f"read_parquet('{folder}/{side}-{model}.parquet')"
+                            for side in ("incremental", "full"))
+                rows = con.execute(f"select count(*) from {two}").fetchone()[0]
+                only = [con.execute(f"select count(*) from (select * from {a} except all "
+                                    f"select * from {b})").fetchone()[0]
+                        for a, b in ((one, two), (two, one))]
+                assert rows > 0 and only == [0, 0], (model, rows, only)
+
+
+def test_day_steps_wrote_a_slice_not_everything(history: History) -> None:
+    """The last daily refresh rewrote the changed customers and the period in progress,
+    not the whole customer x period model (the rest was kept from earlier runs)."""
+    with duckdb.connect(str(history.published), read_only=True) as con:
+        total, latest, current = con.execute("""
+            select count(*),
+                count(*) filter (where refreshed_at = (
+                    select max(refreshed_at) from intermediate.int_customers_periods_stated)),
+                count(*) filter (where period_start = (
+                    select max(period_start) from intermediate.int_customers_periods_stated))
+            from intermediate.int_customers_periods_stated""").fetchone()
+    assert current <= latest < total / 2, (total, latest, current)
+
+
+def test_late_full_refund_turns_the_only_purchase_into_none(history: History) -> None:
+    """A refund of a 2024 order landing with DAY0 restates that customer's history: the
+    order is no purchase any more, so its buyer is a lead with no state or tier rows."""
+    key = customer_key(history.edits.refunded_customer)
+    sql = f"select is_lead, orders from marts.dim_customers where customer_key = '{key}'"
+    with duckdb.connect(str(history.snapshots["initial"]), read_only=True) as con:
+        assert con.execute(sql).fetchone() == (False, 1)
+    with duckdb.connect(str(history.snapshots["day0"]), read_only=True) as con:
+        assert con.execute(sql).fetchone() == (True, 0)
+        for mart in ("fct_customer_periods", "fct_customer_tiers"):
+            assert con.execute(f"select count(*) from marts.{mart} "
+                               f"where customer_key = '{key}'").fetchone()[0] == 0
+        assert con.execute("select is_purchase from marts.fct_orders where order_id = "
+                           f"'{history.edits.refunded_order}'").fetchone()[0] is False
+
+
+def test_merged_person_hands_their_history_to_the_older_account(history: History) -> None:
+    """A CRM row landing on DAY0 with the same e-mail and an earlier sign-up becomes the
+    survivor: the earlier customer's orders, states and tiers move to its key."""
+    old, new = customer_key(history.edits.merged_customer), customer_key(MERGED_INTO_ID)
+    count = "select count(*) from marts.{mart} where customer_key = '{key}'"
+    with duckdb.connect(str(history.snapshots["initial"]), read_only=True) as con:
+        orders = con.execute(count.format(mart="fct_orders", key=old)).fetchone()[0]
+        assert orders >= 3
+        assert con.execute(count.format(mart="fct_orders", key=new)).fetchone()[0] == 0
+    with duckdb.connect(str(history.snapshots["day0"]), read_only=True) as con:
+        for mart in ("dim_customers", "fct_orders", "fct_customer_periods",
+                     "fct_customer_tiers"):
+            assert con.execute(count.format(mart=mart, key=old)).fetchone()[0] == 0, mart
+        assert con.execute(count.format(mart="fct_orders", key=new)).fetchone()[0] >= orders
+
+
+def test_erasure_request_dated_back_closes_the_account_from_that_day(history: History) -> None:
+    """An erasure request dated months before DAY0 closes the account from its own date:
+    the periods since then are restated (closed), not only the period in progress."""
+    key = customer_key(history.edits.erased_customer)
+    with duckdb.connect(str(history.snapshots["day0"]), read_only=True) as con:
+        status = con.execute("select current_status, closed_date, is_erased from "
+                             f"marts.dim_customers where customer_key = '{key}'").fetchone()
+        assert status == ("closed", ERASURE_DATE, True)
+        after = con.execute(f"""
+            select count(*), count(*) filter (where is_active_at_end)
+            from marts.fct_customer_periods
+            where customer_key = '{key}' and effective_end >= '{ERASURE_DATE}'""").fetchone()
+    assert after[0] >= 1 and after[1] == 0, after
+    with duckdb.connect(str(history.snapshots["initial"]), read_only=True) as con:
+        before = con.execute(f"""
+            select count(*) filter (where is_active_at_end) from marts.fct_customer_periods
+            where customer_key = '{key}' and effective_end >= '{ERASURE_DATE}'""").fetchone()
+    assert before[0] >= 1, before
+
+
+def test_daily_refresh_keeps_dbts_partial_parse(history: History) -> None:
+    """One dbt invocation per refresh, and a new day re-parses nothing: the as-of date
+    reaches dbt through the environment at run time, not through --vars."""
+    log = (history.root / ".wh.refresh-dbt" / "logs" / "dbt.log").read_text(errors="replace")
+    invocations = log.split("running dbt with arguments")[1:]
+    commands = [re.search(r"'invocation_command': '([^']*)'", run).group(1)
+                for run in invocations]
+    assert commands and all(command.startswith("dbt build") for command in commands), commands
+    daily = [run for run, command in zip(invocations, commands, strict=True)
+             if "--full-refresh" not in command]
+    assert len(daily) >= 4, commands
+    for run in daily:  # each day moves the as-of date; none of them re-parses a file
+        assert ("Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed"
+                in run), run[:3000]
+
+
+def test_daily_selection_leaves_out_only_what_cannot_have_changed(history: History) -> None:
+    """The last (daily) refresh ran no unit test, seed or view, but the tests of the staging
+    views and the tests of the refreshed rows of the incremental customer models."""
+    target = history.root / ".wh.refresh-dbt" / "target"
+    ran = {result["unique_id"] for result in
+           json.loads((target / "run_results.json").read_text())["results"]}
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    views = {uid for uid, node in nodes.items() if node["resource_type"] == "model"
+             and node["config"]["materialized"] == "view"}
+    assert {"model.retention_warehouse.stg_transactions__orders",
+            "model.retention_warehouse.fct_customer_periods"} <= views
+    assert not {uid for uid in ran if uid.startswith(("unit_test.", "seed."))} | (ran & views)
+    assert "model.retention_warehouse.int_customers_periods_stated" in ran
+    tested = {parent for uid in ran if uid.startswith("test.")
+              for parent in nodes[uid]["depends_on"]["nodes"]}
+    assert "model.retention_warehouse.stg_transactions__orders" in tested  # a staging view
+    assert "model.retention_warehouse.int_customers_periods_stated" in tested
+    assert "model.retention_warehouse.fct_customer_periods" not in tested
 
 
 def test_resent_file_is_collapsed_not_double_counted(history: History) -> None:

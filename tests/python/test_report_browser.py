@@ -38,6 +38,10 @@ EXPECTED_CHARTS = {
     "aov": "average order value over time",
     "purchase_frequency": "purchase frequency over time",
     "referral_rate": "referral rate over time",
+    # issue 17
+    "rfm_grid": "customers by RFM recency x frequency score, with segments",
+    "holdout_by_frequency": "holdout check: predicted vs actual purchases by frequency",
+    "p_alive_calibration": "holdout check: P(alive) against buying again",
 }
 
 CHROMIUM_FLAGS = (
@@ -177,6 +181,10 @@ def test_chart_marks_match_the_marts(rendered: RenderedReport, warehouse: BuiltW
     assert rendered.marks["retention_churn"] == rate_points
     assert rendered.marks["tier_mix"] == tier_segments
     assert rendered.marks["cltv_by_channel"] == 2 * channels  # historical + predicted bars
+    [(rfm_cells,)] = warehouse.query(
+        "select count(*) from (select distinct recency_score, frequency_score "
+        "from marts.fct_customer_predictions)")
+    assert rendered.marks["rfm_grid"] == rfm_cells > 0  # one cell per non-empty score pair
 
 
 def test_each_chart_states_its_definition_and_as_of_date(

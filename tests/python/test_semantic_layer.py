@@ -182,3 +182,25 @@ def test_saved_query_monthly_retention_matches_the_mart(metricflow: MetricFlow,
         "customer_retention_rate", "strict_retention_rate", "churn_rate", "customers_at_start",
         "customers_at_end", "new_customers", "reactivated_customers", "lost_customers")}
     _compare(_mart_kpis(warehouse, "total", list(metric_of)), answer, metric_of)
+
+
+def test_expected_revenue_next_12m_matches_the_predictions_mart(
+        metricflow: MetricFlow, warehouse: BuiltWarehouse) -> None:
+    """Expected revenue, CLV and alive customers by region equal sums of the mart's rows."""
+    metrics = ("expected_revenue_next_12m", "predicted_clv_next_12m", "expected_alive_customers")
+    rows = metricflow.query("--metrics", ",".join(metrics), "--group-by", "customer__region")
+    answer = {row["customer__region"]: row for row in rows}
+    mart = warehouse.query(
+        "select customers.region, sum(predictions.expected_revenue_12m), "
+        "sum(predictions.predicted_clv_12m), sum(predictions.p_alive) "
+        "from marts.fct_customer_predictions as predictions "
+        "inner join marts.dim_customers as customers "
+        "on predictions.customer_key = customers.customer_key group by customers.region")
+    assert mart and sorted(answer) == sorted(region for region, *_ in mart)
+    for region, *values in mart:
+        for metric, value in zip(metrics, values, strict=True):
+            _assert_same(f"{region} {metric}", value, answer[region][metric])
+    [(total,)] = warehouse.query("select sum(expected_revenue_12m) "
+                                 "from marts.fct_customer_predictions")
+    [row] = metricflow.query("--metrics", "expected_revenue_next_12m")
+    _assert_same("total expected_revenue_next_12m", total, row["expected_revenue_next_12m"])

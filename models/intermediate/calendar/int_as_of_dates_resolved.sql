@@ -1,7 +1,11 @@
--- The one date every calculation is pinned to: var as_of_date when set,
--- else the latest date of any clean transaction (sale or refund). Beside it,
--- what the as-of guard (test as_of_date_is_plausible) checks it against: the
--- clean transaction date before the last one, and the last day a file landed.
+-- The one date every calculation is pinned to: var as_of_date (or the
+-- environment variable RETENTION_AS_OF_DATE, macro as_of_date_setting) when
+-- set, else the latest date of any clean transaction (sale or refund). Beside
+-- it, what the as-of guard (test as_of_date_is_plausible) checks it against:
+-- the clean transaction date before the last one, and the last day a file
+-- landed.
+{%- set pinned_date = as_of_date_setting() %}
+
 with
 
 orders as (
@@ -44,12 +48,12 @@ landed as (
 
 final as (
     select
-        {% if var('as_of_date') -%}
-            cast('{{ var("as_of_date") }}' as date)
+        {% if pinned_date -%}
+            cast('{{ pinned_date }}' as date)
         {%- else -%}
             loaded.last_loaded_date
         {%- endif %} as as_of_date,
-        {{ 'true' if var('as_of_date') else 'false' }} as is_as_of_date_pinned,
+        {{ 'true' if pinned_date else 'false' }} as is_as_of_date_pinned,
         loaded.last_loaded_date,
         loaded.previous_loaded_date,
         landed.last_landed_date

@@ -3,6 +3,24 @@
 -- month end = net revenue of purchases in that month and the 11 before it
 -- (for the as-of month: up to the as-of date). Tier = the highest tier whose
 -- lower bound (inclusive) is at or below the trailing spend.
+-- Incremental: a run rewrites every month of the customers whose inputs
+-- changed, and every customer's months from the one holding the previous
+-- as-of date on (macros/incremental_slice.sql); the 12 months before that are
+-- read back only to compute the window. The keys of fct_customer_tiers are
+-- hashed here, once per written row.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ refresh_slice_delete('month_start', 'month') }}",
+) }}
+-- The changed customers are read only in an incremental run (and by the
+-- pre-hook), so the dependency is declared here:
+-- depends_on: {{ ref('int_customers_fingerprinted') }}
+
+{%- set watermark = incremental_watermark('month_start') %}
+-- depends_on: {{ ref('int_as_of_dates_resolved') }}
+
 with
 
 customers as (
@@ -14,15 +32,24 @@ months as (
     select * from {{ ref('int_months_spined') }}
 ),
 
-orders as (
-    select * from {{ ref('int_orders_netted') }}
-    where is_purchase
+monthly_purchases as (
+    select * from {{ ref('int_customers_months_purchased') }}
 ),
 
 loyalty_tiers as (
     select * from {{ ref('loyalty_tiers') }}
 ),
 
+{% if watermark -%}
+    changed_customers as (
+        {{ changed_customers_sql(watermark) }}
+    ),
+
+    slice as (
+        {{ slice_start_sql(watermark, 'month') }}
+    ),
+
+{% endif -%}
 tier_bands as (
     select
         tier_name,
@@ -30,16 +57,6 @@ tier_bands as (
         min_trailing_12m_spend as lower_bound,
         lead(min_trailing_12m_spend) over (order by tier_rank) as next_bound
     from loyalty_tiers
-),
-
-monthly_purchases as (
-    select
-        customer_id,
-        {{ month_start('order_date') }} as month_start,
-        count(*) as purchases_in_month,
-        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue_in_month
-    from orders
-    group by customer_id, {{ month_start('order_date') }}
 ),
 
 grid as (
@@ -52,6 +69,14 @@ grid as (
     from customers
     inner join months
         on months.month_start >= {{ month_start('customers.acquisition_date') }}
+    {%- if watermark %}
+        cross join slice
+        where
+            customers.customer_id in (
+                select changed_customers.customer_id from changed_customers
+            )
+            or months.month_start >= {{ add_months('slice.slice_start', -12) }}
+    {%- endif %}
 ),
 
 trailing_spend as (
@@ -99,7 +124,7 @@ tiered as (
             )
 ),
 
-final as (
+changes as (
     select
         *,
         lag(tier_name) over (
@@ -118,6 +143,21 @@ final as (
             else 'same'
         end as tier_change
     from tiered
+),
+
+final as (
+    select
+        *,
+        {{ hash_pii('customer_id') }} as customer_key,
+        {{ hash_pii(dbt.concat([
+            "customer_id", "'|'",
+            "cast(month_start as " ~ dbt.type_string() ~ ")"])) }}
+            as customer_month_key,
+        {{ refreshed_at_literal() }} as refreshed_at
+    from changes
+    {%- if watermark %}
+        where {{ refresh_slice_predicate(watermark, 'month_start', 'month') }}
+    {%- endif %}
 )
 
 select * from final

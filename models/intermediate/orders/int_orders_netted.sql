@@ -2,6 +2,21 @@
 -- as-of date, net of the refunds paid on or before the as-of date. The whole
 -- order is booked on its order date at that date's FX rate, so a full refund
 -- nets to exactly zero. A purchase is a completed order with net amount > 0.
+-- Incremental: a run rewrites every order of the customers whose inputs
+-- changed (macros/incremental_slice.sql); customer_key is the public key of
+-- fct_orders, hashed once when the row is written.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ refresh_slice_delete() }}",
+) }}
+-- The changed customers are read only in an incremental run (and by the
+-- pre-hook), so the dependency is declared here:
+-- depends_on: {{ ref('int_customers_fingerprinted') }}
+
+{%- set watermark = incremental_watermark() %}
+
 with
 
 orders as (
@@ -16,11 +31,22 @@ as_of as (
     select * from {{ ref('int_as_of_dates_resolved') }}
 ),
 
+{% if watermark -%}
+    changed_customers as (
+        {{ changed_customers_sql(watermark) }}
+    ),
+
+{% endif -%}
 orders_in_scope as (
     select orders.*
     from orders
     cross join as_of
-    where not orders.is_test_account and orders.order_date <= as_of.as_of_date
+    where
+        not orders.is_test_account
+        and orders.order_date <= as_of.as_of_date
+        and {{ when_incremental(watermark,
+            'orders.customer_id in (select changed_customers.customer_id'
+            ~ ' from changed_customers)') }}
 ),
 
 refunds_by_order as (
@@ -31,7 +57,11 @@ refunds_by_order as (
         max(refunds.refund_date) as last_refund_date
     from refunds
     cross join as_of
-    where refunds.refund_date <= as_of.as_of_date
+    where
+        refunds.refund_date <= as_of.as_of_date
+        and {{ when_incremental(watermark,
+            'refunds.order_id in (select orders_in_scope.order_id'
+            ~ ' from orders_in_scope)') }}
     group by refunds.order_id
 ),
 
@@ -103,7 +133,9 @@ final as (
     select
         *,
         {{ dbt.datediff('previous_purchase_date', 'order_date', 'day') }}
-            as days_since_previous_purchase
+            as days_since_previous_purchase,
+        {{ hash_pii('customer_id') }} as customer_key,
+        {{ refreshed_at_literal() }} as refreshed_at
     from sequenced
 )
 

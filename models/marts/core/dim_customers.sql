@@ -22,6 +22,10 @@ tiers as (
     select * from {{ ref('int_customers_months_tiered') }}
 ),
 
+predictions as (
+    select * from {{ ref('int_customers_predictions_joined') }}
+),
+
 current_period as (
     select max(period_start) as period_start from periods
 ),
@@ -84,13 +88,18 @@ final as (
             else 'active'
         end as current_status,
         customers.closed_date,
-        as_of.as_of_date
+        as_of.as_of_date,
+        predictions.rfm_segment,
+        predictions.p_alive,
+        predictions.predicted_clv_12m
     from customers
     cross join as_of
     left join current_states
         on customers.customer_id = current_states.customer_id
     left join tier_entries
         on customers.customer_id = tier_entries.customer_id
+    left join predictions
+        on customers.customer_id = predictions.customer_id
 )
 
 select * from final

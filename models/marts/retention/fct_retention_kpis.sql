@@ -10,9 +10,8 @@ periods as (
     select * from {{ ref('int_periods_spined') }}
 ),
 
-purchases as (
-    select * from {{ ref('int_orders_netted') }}
-    where is_purchase
+tiers as (
+    select * from {{ ref('int_customers_months_tiered') }}
 ),
 
 as_of as (
@@ -33,11 +32,21 @@ responses as (
     where not is_test_account
 ),
 
+survey_types as (
+    select * from {{ ref('survey_types') }}
+),
+
+-- Every aggregation below counts each row once per segment it belongs to
+-- (macros/segment_rows.sql; the segments: var period_segments).
+states_segmented as (
+    {{ segment_rows('states') }}
+),
+
 state_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         count(case when is_active_at_start then 1 end)
             as customers_at_start,
         count(case when is_active_at_end then 1 end) as customers_at_end,
@@ -49,50 +58,41 @@ state_counts as (
             as at_risk_customers_at_end,
         count(case when is_referred_new then 1 end)
             as referred_new_customers
-    from states
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    from states_segmented
+    group by period_start, segment_type, segment_value
 ),
 
-purchases_segmented as (
-    select
-        states.period_start,
-        states.region,
-        states.acquisition_channel,
-        states.tier_at_end,
-        purchases.customer_id,
-        purchases.net_revenue,
-        purchases.days_since_previous_purchase
-    from purchases
-    inner join states
-        on
-            purchases.customer_id = states.customer_id
-            and {{ period_start('purchases.order_date') }} = states.period_start
-),
-
+-- Purchases are summed per customer and period in the state model, so they
+-- are segmented without joining every order to the states.
 purchase_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
-        count(*) as purchases,
-        count(distinct customer_id) as purchasing_customers,
-        sum(net_revenue) as net_revenue,
-        avg(cast(days_since_previous_purchase as {{ type_double() }}))
+        segment_type,
+        segment_value,
+        cast(sum(purchases_in_period) as bigint) as purchases,
+        count(case when purchases_in_period > 0 then 1 end)
+            as purchasing_customers,
+        sum(net_revenue_in_period) as net_revenue,
+        {{ safe_ratio('sum(days_since_previous_purchase_total)',
+            'sum(purchases_with_previous)') }}
             as repeat_purchase_interval_days
-    from purchases_segmented
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    from states_segmented
+    group by period_start, segment_type, segment_value
 ),
 
 -- Survey KPIs count customers only: people acquired on or before the day
 -- they answered (or were invited), in the period of that day.
-responses_segmented as (
+-- Promoters, detractors and satisfied customers by the survey type's
+-- thresholds (seed survey_types).
+responses_stated as (
     select
-        states.period_start,
-        states.region,
-        states.acquisition_channel,
-        states.tier_at_end,
+        states.*,
         responses.survey_type,
-        responses.score
+        responses.score,
+        coalesce(responses.score >= survey_types.positive_min_score, false)
+            as is_positive,
+        coalesce(responses.score <= survey_types.negative_max_score, false)
+            as is_negative
     from responses
     inner join states
         on
@@ -101,21 +101,27 @@ responses_segmented as (
             = states.period_start
             and responses.response_date >= states.acquisition_date
             and responses.response_date <= states.effective_end
+    left join survey_types
+        on responses.survey_type = survey_types.survey_type
+),
+
+responses_segmented as (
+    {{ segment_rows('responses_stated') }}
 ),
 
 response_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         count(case when survey_type = 'nps' then 1 end) as nps_responses,
-        count(case when survey_type = 'nps' and score >= 9 then 1 end)
+        count(case when survey_type = 'nps' and is_positive then 1 end)
             as nps_promoters,
-        count(case when survey_type = 'nps' and score <= 6 then 1 end)
+        count(case when survey_type = 'nps' and is_negative then 1 end)
             as nps_detractors,
         count(case when survey_type = 'csat' then 1 end)
             as csat_responses,
-        count(case when survey_type = 'csat' and score >= 4 then 1 end)
+        count(case when survey_type = 'csat' and is_positive then 1 end)
             as csat_satisfied,
         count(case when survey_type = 'ces' then 1 end) as ces_responses,
         avg(
@@ -125,15 +131,12 @@ response_counts as (
             end
         ) as ces
     from responses_segmented
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    group by period_start, segment_type, segment_value
 ),
 
-invitations_segmented as (
+invitations_stated as (
     select
-        states.period_start,
-        states.region,
-        states.acquisition_channel,
-        states.tier_at_end,
+        states.*,
         invitations.survey_type,
         responses.response_id is not null as is_answered
     from invitations
@@ -151,11 +154,15 @@ invitations_segmented as (
             and as_of.as_of_date >= responses.response_date
 ),
 
+invitations_segmented as (
+    {{ segment_rows('invitations_stated') }}
+),
+
 invitation_counts as (
     select
         period_start,
-        {{ segment_type_column() }} as segment_type,
-        {{ segment_value_column() }} as segment_value,
+        segment_type,
+        segment_value,
         {% for survey_type in ['nps', 'csat', 'ces', 'exit'] %}
             count(case when survey_type = '{{ survey_type }}' then 1 end)
                 as {{ survey_type }}_invitations,
@@ -168,7 +175,7 @@ invitation_counts as (
             {%- if not loop.last %},{% endif %}
         {% endfor %}
     from invitations_segmented
-    group by {{ segment_grouping_sets() }}  -- noqa: PRS
+    group by period_start, segment_type, segment_value
 ),
 
 -- Funnel: CRM signups in the period and leads (signed up, no purchase yet)
@@ -176,8 +183,7 @@ invitation_counts as (
 people_periods as (
     select
         periods.period_start,
-        people.region,
-        people.acquisition_channel,
+        people.*,
         {{ period_start('people.signup_date') }} = periods.period_start
             as is_signup_in_period,
         people.acquisition_date is null
@@ -187,32 +193,80 @@ people_periods as (
         on periods.effective_end >= people.signup_date
 ),
 
+people_segmented as (
+    {{ segment_rows('people_periods', exclude=['tier']) }}
+),
+
 funnel_counts as (
     select
         period_start,
-        case
-            when grouping(region) = 0 then 'region'
-            when grouping(acquisition_channel) = 0 then 'acquisition_channel'
-            else 'total'
-        end as segment_type,
-        case
-            when grouping(region) = 0 then region
-            when grouping(acquisition_channel) = 0 then acquisition_channel
-            else 'all'
-        end as segment_value,
+        segment_type,
+        segment_value,
         count(case when is_signup_in_period then 1 end) as signups,
         count(case when is_lead_at_end then 1 end) as leads_at_end
-    from people_periods
-    group by grouping sets (  -- noqa: PRS
-        (period_start),
-        (period_start, region),
-        (period_start, acquisition_channel)
-    )
+    from people_segmented
+    group by period_start, segment_type, segment_value
+),
+
+-- Every period x segment with a customer acquired by the period end, even
+-- when all of them are dormant in it (the state model has rows only where a
+-- customer can count): such a segment has its row, with zero counts.
+acquisitions as (
+    select
+        region,
+        acquisition_channel,
+        min({{ period_start('acquisition_date') }}) as first_period_start
+    from people
+    where not is_lead
+    group by region, acquisition_channel
+),
+
+-- Who is there in each period, without a row per customer: each region and
+-- channel pair from its first acquisition on, and the tiers customers hold at
+-- the period end. Segmented like the counts; a value the row does not carry
+-- (the tier of a region row, the region of a tier row) is left out.
+population as (
+    select
+        periods.period_start,
+        acquisitions.region,
+        acquisitions.acquisition_channel,
+        cast(null as {{ dbt.type_string() }}) as tier_at_end
+    from periods
+    inner join acquisitions
+        on periods.period_start >= acquisitions.first_period_start
+    union all
+    select distinct
+        periods.period_start,
+        cast(null as {{ dbt.type_string() }}) as region,
+        cast(null as {{ dbt.type_string() }}) as acquisition_channel,
+        tiers.tier_name as tier_at_end
+    from periods
+    inner join tiers
+        on {{ month_start('periods.effective_end') }} = tiers.month_start
+),
+
+population_segmented as (
+    {{ segment_rows('population') }}
+),
+
+population_keys as (
+    select distinct
+        period_start,
+        segment_type,
+        segment_value
+    from population_segmented
+    where segment_value is not null
 ),
 
 -- Rows: every period x segment with customers, plus segments that so far
 -- only have signups (their funnel counts must not be lost).
 segment_keys as (
+    select
+        period_start,
+        segment_type,
+        segment_value
+    from population_keys
+    union
     select
         period_start,
         segment_type,

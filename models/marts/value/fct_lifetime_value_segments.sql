@@ -24,30 +24,10 @@ churn_window as (
     where is_complete_period
 ),
 
+-- Each customer once per segment (macros/segment_rows.sql; the segments:
+-- var value_segments).
 members as (
-    select
-        'total' as segment_type,
-        'all' as segment_value,
-        customers.*
-    from customers
-    union all
-    select
-        'acquisition_cohort' as segment_type,
-        cast(acquisition_cohort as {{ dbt.type_string() }}) as segment_value,
-        customers.*
-    from customers
-    union all
-    select
-        'acquisition_channel' as segment_type,
-        acquisition_channel as segment_value,
-        customers.*
-    from customers
-    union all
-    select
-        'region' as segment_type,
-        region as segment_value,
-        customers.*
-    from customers
+    {{ segment_rows('customers', var('value_segments')) }}
 ),
 
 annual_churn as (
@@ -60,7 +40,7 @@ annual_churn as (
             case
                 when
                     window_start.is_active_at_end
-                    and not window_end.is_active_at_end
+                    and not coalesce(window_end.is_active_at_end, false)
                     then 1
                 else 0
             end
@@ -71,7 +51,9 @@ annual_churn as (
         on
             members.customer_id = window_start.customer_id
             and churn_window.window_start_period = window_start.period_start
-    inner join states as window_end
+    -- The state model has no row for a period in which the customer is
+    -- dormant (inactive at both ends): no row means not active.
+    left join states as window_end
         on
             members.customer_id = window_end.customer_id
             and churn_window.window_end_period = window_end.period_start
@@ -97,9 +79,11 @@ aggregated as (
         count(*) as customers,
         cast(sum(orders) as bigint) as purchases,
         cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
-        sum(cast(tenure_days as {{ type_double() }}) / 365.25)
-            as tenure_years,
-        avg(cast(cac as {{ type_double() }})) as average_cac,
+        -- Sums of exact values, converted once: a sum of doubles depends on the
+        -- order the threads add them in, so two builds could differ in the last
+        -- digit.
+        cast(sum(tenure_days) as {{ type_double() }}) / 365.25 as tenure_years,
+        cast(avg(cac) as {{ type_double() }}) as average_cac,
         sum(
             case
                 when revenue_rank <= ceiling(0.1 * segment_customers)

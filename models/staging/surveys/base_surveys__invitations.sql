@@ -10,6 +10,10 @@ customer_ids as (
     select * from {{ ref('stg_crm__customer_ids') }}
 ),
 
+survey_types as (
+    select * from {{ ref('survey_types') }}
+),
+
 collapsed as (
     select
         invitation_id,
@@ -44,14 +48,15 @@ row_checked as (
         case
             when typed.has_blank_required_field then 'missing_required_field'
             when typed.sent_at is null then 'unparseable_date'
-            when typed.survey_type not in ('nps', 'csat', 'ces', 'exit')
-                then 'invalid_value'
+            when survey_types.survey_type is null then 'invalid_value'
             when customer_ids.survivor_customer_id is null
                 then 'unknown_customer'
         end as row_rejection_reason
     from typed
     left join customer_ids
         on typed.raw_customer_id = customer_ids.customer_id
+    left join survey_types
+        on typed.survey_type = survey_types.survey_type
 ),
 
 final as (

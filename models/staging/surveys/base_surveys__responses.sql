@@ -23,6 +23,10 @@ exit_reasons as (
     select * from {{ ref('exit_reasons') }}
 ),
 
+survey_types as (
+    select * from {{ ref('survey_types') }}
+),
+
 collapsed as (
     select
         response_id,
@@ -103,23 +107,17 @@ row_checked as (
             when
                 typed.score_raw is not null and typed.score is null
                 then 'invalid_value'
+            -- The range of the survey type (seed survey_types); a type without
+            -- one (exit) has no score.
             when
-                (
-                    invitations.survey_type = 'nps'
+                (survey_types.min_score is null and typed.score is not null)
+                or (
+                    survey_types.min_score is not null
                     and (
-                        typed.score is null or typed.score not between 0 and 10
+                        typed.score is null
+                        or typed.score not between survey_types.min_score
+                        and survey_types.max_score
                     )
-                )
-                or (
-                    invitations.survey_type = 'csat'
-                    and (typed.score is null or typed.score not between 1 and 5)
-                )
-                or (
-                    invitations.survey_type = 'ces'
-                    and (typed.score is null or typed.score not between 1 and 7)
-                )
-                or (
-                    invitations.survey_type = 'exit' and typed.score is not null
                 )
                 then 'score_out_of_range'
             when
@@ -130,6 +128,8 @@ row_checked as (
     from typed
     left join invitations
         on typed.invitation_id = invitations.invitation_id
+    left join survey_types
+        on invitations.survey_type = survey_types.survey_type
     left join exit_reasons
         on typed.exit_reason_code = exit_reasons.reason_code
 ),
