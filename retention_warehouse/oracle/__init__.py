@@ -14,26 +14,30 @@ Design:
 
 * **Raw files in, marts out.** ``inputs`` reads the batch files and seeds, ``staging``
   restates the landing contract and the staging rules, ``states`` builds purchases and
-  customers, and ``kpis``, ``cohorts``, ``churn``, ``tiers``, ``value``, ``core`` and
-  ``semantic`` compute the nine marts. Every formula and threshold is in ``rates`` (once).
+  customers, and ``kpis``, ``cohorts``, ``churn``, ``tiers``, ``value``, ``core``,
+  ``semantic`` and ``predictions`` compute the ten marts. Every formula and threshold is in ``rates`` (once).
 * **Independent of the SQL.** Nothing here reads a dbt model: the rules come from
   docs/metrics.md, docs/metric_decisions.md and docs/raw_data_contract.md. The only
   things taken from a build are its run parameters: the dbt vars, and, when the
   checkpoint runs, the landing record (``raw._landed_files``: which batch file
-  landed when, written before any model runs). The as-of date is derived, never read
+  landed when, written before any model runs) and the fitted value-model parameters
+  (``marts.fct_customer_value_model``, validated by tests/python/test_value_models.py),
+  from which ``predictions`` recomputes each customer's P(alive) and expected order
+  value (without them both are None, as on PostgreSQL). The as-of date is derived, never read
   from a mart: the ``as_of_date`` var when pinned, else the latest UTC date of any
   clean transaction (``states.default_as_of``).
 * **Exact arithmetic.** Money is :class:`decimal.Decimal`, rounded half away from
   zero; rates are ``float``; NULL is ``None``.
 * **Every mart column** is compared (``compare.COMPARE_SPECS``) or listed with the
-  reason it is not (``compare.NOT_COMPARED``): surrogate keys and pass-through
-  attributes.
+  reason it is not (``compare.NOT_COMPARED``): surrogate keys, pass-through
+  attributes, the value models' horizon estimates and the fitted parameters.
 
 Usage::
 
     from retention_warehouse.oracle import COMPARE_SPECS, compare_frames, compute_oracle
 
-    expected = compute_oracle(raw_dir, seeds_dir, hash_key=key)  # dict of 9 DataFrames
+    fitted = con.sql("select * from marts.fct_customer_value_model").df()
+    expected = compute_oracle(raw_dir, seeds_dir, hash_key=key, value_model=fitted)
     for table, spec in COMPARE_SPECS.items():
         actual = con.sql(f"select * from marts.{table}").df()
         assert not compare_frames(expected[table], actual, **spec)

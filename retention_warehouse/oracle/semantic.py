@@ -1,13 +1,17 @@
 """fct_customer_periods: the customer states per period, the grain of the semantic layer.
 
-One row per customer and period from the acquisition period to the as-of period, with
-the flags whose sums are the period KPIs (S, E, N, R, L, at risk) and the customer's
-state at the period's end: closed (closure dated <= e), else churned (not active at
-e), else new, reactivated, at_risk, active.
+One row per customer and period from the acquisition period to the as-of period in
+which the customer can count (docs/metric_decisions.md): active at s or at e, a purchase,
+a survey invitation sent or a response given in P, or P holds the as-of date. A period
+in which the customer is inactive at both ends and did nothing adds nothing to any sum,
+so it has no row. Each row has the flags whose sums are the period KPIs (S, E, N, R, L,
+at risk) and the customer's state at the period's end: closed (closure dated <= e), else
+churned (not active at e), else new, reactivated, at_risk, active.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import pandas as pd
@@ -78,11 +82,33 @@ def _row(model: Model, cust: Customer, period: int, tiers: dict, at_risk_days: i
     }
 
 
+def _busy_periods(model: Model) -> dict[str, set[int]]:
+    """Per customer: the periods holding a purchase, a survey invitation or a response."""
+    busy: dict[str, set[int]] = defaultdict(set)
+    for cust in model.customers.values():
+        busy[cust.customer_id].update(period_index(p.on, model.grain) for p in cust.purchases)
+    dated = [(inv.customer_id, inv.sent_at.date()) for inv in model.invitations]
+    dated += [(r.invitation.customer_id, r.responded_at.date()) for r in model.responses]
+    for customer_id, on in dated:
+        if on <= model.as_of:
+            busy[customer_id].add(period_index(on, model.grain))
+    return busy
+
+
+def _counts(model: Model, cust: Customer, period: int, busy: set[int], last: int) -> bool:
+    if period == last or period in busy:
+        return True
+    s, e, _ = period_bounds(period, model.as_of, model.grain)
+    return cust.is_active(s, model.churn_days) or cust.is_active(e, model.churn_days)
+
+
 def compute_customer_periods(model: Model, tiers: dict, at_risk_days: int) -> pd.DataFrame:
-    """fct_customer_periods: one row per customer x period."""
+    """fct_customer_periods: one row per customer x period in which the customer can count."""
     last = period_index(model.as_of, model.grain)
+    busy = _busy_periods(model)
     rows = [_row(model, cust, period, tiers, at_risk_days)
             for cust in model.customers.values()
-            for period in range(period_index(cust.acquisition_date, model.grain), last + 1)]
+            for period in range(period_index(cust.acquisition_date, model.grain), last + 1)
+            if _counts(model, cust, period, busy[cust.customer_id], last)]
     frame = pd.DataFrame(rows, columns=PERIOD_COLUMNS, dtype=object)
     return frame.sort_values(["customer_id", "period_start"]).reset_index(drop=True)
