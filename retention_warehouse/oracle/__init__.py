@@ -15,7 +15,8 @@ Design:
 * **Raw files in, marts out.** ``inputs`` reads the batch files and seeds, ``staging``
   restates the landing contract and the staging rules, ``states`` builds purchases and
   customers, and ``kpis``, ``cohorts``, ``churn``, ``tiers``, ``value``, ``core``,
-  ``semantic`` and ``predictions`` compute the ten marts. Every formula and threshold is in ``rates`` (once).
+  ``semantic`` and ``predictions`` compute the ten marts. Every metric formula and
+  threshold is in ``rates`` (once); the two value-model formulas in ``predictions``.
 * **Independent of the SQL.** Nothing here reads a dbt model: the rules come from
   docs/metrics.md, docs/metric_decisions.md and docs/raw_data_contract.md. The only
   things taken from a build are its run parameters: the dbt vars, and, when the
