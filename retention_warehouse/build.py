@@ -107,7 +107,8 @@ def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
         from retention_warehouse.quality import run_checkpoint
 
         report = run_checkpoint(settings.warehouse_path,
-                                quality_results_dir(settings.warehouse_path))
+                                quality_results_dir(settings.warehouse_path), as_of_date,
+                                settings.raw_dir)
         print(report.summary_text())
         if not report.success:
             print("error: the data-quality checkpoint failed.", file=sys.stderr)

@@ -407,14 +407,15 @@ def check_freshness(staged_settings: Settings, as_of_date: str | None, target_di
     return statuses
 
 
-def audit_quality(staged: Path, results_dir: Path) -> None:
+def audit_quality(staged: Path, results_dir: Path, as_of_date: str | None = None) -> None:
     """The Great Expectations checkpoint on the staged warehouse; raise when it fails.
 
+    ``as_of_date`` is the date the refresh pinned (None: derived from the raw files).
     Results go beside the published warehouse (``<published>.quality/``).
     """
     from retention_warehouse.quality import run_checkpoint
 
-    report = run_checkpoint(staged, results_dir)
+    report = run_checkpoint(staged, results_dir, as_of_date)
     print(report.summary_text())
     if not report.success:
         raise RefreshError("the data-quality checkpoint failed on the refreshed warehouse")
@@ -577,7 +578,8 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             result.seconds["freshness"] = time.monotonic() - step
             if options.quality:
                 step = time.monotonic()
-                audit_quality(staged.settings.warehouse_path, quality_results_dir(published))
+                audit_quality(staged.settings.warehouse_path, quality_results_dir(published),
+                              as_of)
                 result.seconds["quality"] = time.monotonic() - step
         result.seconds["total"] = time.monotonic() - started
         return result

@@ -11,6 +11,11 @@ quarantine bookkeeping:
 * per-customer CLTV parts: orders, net revenue, first/last purchase, lifespan,
   AOV, CAC of the acquisition channel and month, historical CLTV.
 
+Its settings are the project's: ``churn_inactivity_days`` and ``reporting_currency``
+come from the dbt vars (dbt_project.yml), and the retention-rate formula is the
+oracle's (``retention_warehouse.oracle.rates``), so the peer differs from the
+warehouse in its data handling only.
+
 CSV is read with ``pandas.read_csv``; Parquet through DuckDB into a dataframe
 (no pyarrow in the lock). Run as ``python -m retention_warehouse.bench.peer RAW
 FORMAT --out JSON``: it writes its timings and output sizes.
@@ -28,10 +33,25 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from retention_warehouse.oracle.rates import customer_retention_rate
+from retention_warehouse.quality.inputs import dbt_vars
 from retention_warehouse.settings import PROJECT_DIR
 
-CHURN_DAYS = 180
 FX_SEED = PROJECT_DIR / "seeds" / "fx_rates.csv"
+
+
+def churn_days() -> int:
+    """var churn_inactivity_days of dbt_project.yml."""
+    return int(dbt_vars()["churn_inactivity_days"])
+
+
+def reporting_currency() -> str:
+    """var reporting_currency of dbt_project.yml (the seed gives US dollars per unit)."""
+    currency = str(dbt_vars()["reporting_currency"])
+    if currency != "USD":
+        raise ValueError(f"the peer converts with fx_rates (US dollars per unit): "
+                         f"reporting_currency {currency!r} is not supported")
+    return currency
 
 
 def read_table(raw_dir: Path, fmt: str, table: str, columns: list[str]) -> pd.DataFrame:
@@ -91,7 +111,7 @@ def monthly_kpis(orders: pd.DataFrame) -> pd.DataFrame:
     days = orders[["customer_id", "date"]].drop_duplicates()
     end_index = np.searchsorted(month_ends.values, days["date"].values)
     last_index = np.searchsorted(month_ends.values,
-                                 (days["date"] + pd.Timedelta(days=CHURN_DAYS)).values,
+                                 (days["date"] + pd.Timedelta(days=churn_days())).values,
                                  side="right")
     spans = last_index - end_index
     covered = pd.DataFrame({
@@ -110,9 +130,11 @@ def monthly_kpis(orders: pd.DataFrame) -> pd.DataFrame:
     kpis["acquired_to_date"] = kpis["new_customers"].cumsum()
     kpis["churned_at_end"] = kpis["acquired_to_date"] - kpis["active_at_end"]
     kpis["aov_usd"] = kpis["net_revenue_usd"] / kpis["purchases"].replace(0, np.nan)
-    start_active = kpis["active_at_end"].shift(1)
-    kpis["customer_retention_rate"] = ((kpis["active_at_end"] - kpis["new_customers"])
-                                       / start_active.replace(0, np.nan) * 100)
+    start_active = kpis["active_at_end"].shift(1).fillna(0).astype(int)
+    kpis["customer_retention_rate"] = [
+        customer_retention_rate(int(start), int(end), int(new))
+        for start, end, new in zip(start_active, kpis["active_at_end"], kpis["new_customers"],
+                                   strict=True)]
     return kpis
 
 
@@ -163,6 +185,7 @@ def customer_lifetime(orders: pd.DataFrame, raw_dir: Path, fmt: str) -> pd.DataF
 def run_peer(raw_dir: Path, fmt: str) -> dict:
     """Compute the three outputs and return their timings and sizes."""
     started = time.perf_counter()
+    reporting_currency()
     orders = clean_orders(raw_dir, fmt)
     read_seconds = time.perf_counter() - started
     kpis = monthly_kpis(orders)

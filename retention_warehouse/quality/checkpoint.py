@@ -1,5 +1,9 @@
 """Run the Great Expectations checkpoint on the warehouse (read-only).
 
+The expected values come from the independent oracle (``retention_warehouse.oracle``),
+run on the raw files named by the build's landing record; Great Expectations checks
+structure, ranges and the comparison result.
+
 Great Expectations' SQL datasource fails on DuckDB (see TOOLCHAIN.md), so the
 marts and comparison frames are read with DuckDB ``read_only=True`` into pandas
 and validated through an ephemeral context's pandas datasource
@@ -17,9 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from retention_warehouse.oracle import add_customer_keys, build_model, compute_marts
+from retention_warehouse.oracle.inputs import NO_ANSWER
+from retention_warehouse.oracle.states import Model
 from retention_warehouse.quality.compare import compare
-from retention_warehouse.quality.expected import compute_expected
-from retention_warehouse.quality.inputs import WarehouseUnreadableError, read_warehouse
+from retention_warehouse.quality.inputs import (
+    WarehouseFrames,
+    WarehouseUnreadableError,
+    find_hash_key,
+    read_params,
+    read_warehouse,
+)
 from retention_warehouse.quality.report import QualityReport, outcome_from_result
 from retention_warehouse.quality.suites import (
     COMPARISONS,
@@ -27,6 +39,7 @@ from retention_warehouse.quality.suites import (
     comparison_suite,
     structure_expectations,
 )
+from retention_warehouse.settings import PROJECT_DIR
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -52,13 +65,26 @@ def expected_values_failed_suite(error: Exception) -> SuiteSpec:
     return SuiteSpec(name="expected_values", frame=frame, key="step", expectations=[
         gxe.ExpectColumnValuesToBeInSet(
             column="outcome", value_set=["computed"],
-            meta={"check": "the expected values can be computed from staging (they cannot "
-                           "when the marts or their inputs are empty or partial)"}),
+            meta={"check": "the oracle can recompute the marts from the raw files the "
+                           "landing record names (it cannot when none are recorded)"}),
     ])
 
 
-def build_suites(warehouse_path: Path) -> list[SuiteSpec]:
-    """Read the warehouse, compute the expected values, and assemble every frame to validate.
+def oracle_model(frames: WarehouseFrames, as_of_date: str | None,
+                 raw_dir: Path | None) -> Model:
+    """The oracle's model of the raw files the build read, with the build's parameters."""
+    folder = raw_dir or frames.raw_dir
+    if folder is None:
+        raise WarehouseUnreadableError("the landing record (raw._landed_files) names no raw "
+                                       "file: there is nothing to recompute the marts from")
+    params = read_params(as_of_date)
+    params.check()
+    return build_model(folder, PROJECT_DIR / "seeds", params, frames.landing)
+
+
+def build_suites(warehouse_path: Path, as_of_date: str | None = None,
+                 raw_dir: Path | None = None) -> list[SuiteSpec]:
+    """Read the warehouse, recompute the marts with the oracle, assemble every frame.
 
     An empty or partial warehouse never crashes the checkpoint: the ``marts_not_empty``
     suite fails by mart, and when the expected values cannot be computed at all the
@@ -67,28 +93,32 @@ def build_suites(warehouse_path: Path) -> list[SuiteSpec]:
     frames = read_warehouse(warehouse_path)
     not_empty = marts_not_empty_suite(frames.marts)
     try:
-        expected = compute_expected(frames)
+        model = oracle_model(frames, as_of_date, raw_dir)
+        expected = compute_marts(model, frames.marts["fct_customer_value_model"])
+        key = find_hash_key(list(expected["dim_customers"]["customer_id"]), frames.marts)
+        expected = add_customer_keys(expected, key)
     except Exception as error:  # noqa: BLE001 - reported as a failed expectation, never a crash
         return [not_empty, expected_values_failed_suite(error)]
     suites = [comparison_suite(spec, compare(spec, frames.marts[spec.mart],
-                                             expected.by_mart[spec.mart]))
+                                             expected[spec.mart]))
               for spec in COMPARISONS]
-    tier_names = list(frames.inputs["tiers"]["tier_name"])
-    rfm_segments = list(frames.inputs["rfm_rules"]["segment_name"])
-    structure = structure_expectations(expected.by_mart, tier_names, rfm_segments)
-    for mart, (key, expectations) in structure.items():
-        suites.append(SuiteSpec(name=f"{mart}__structure", frame=frames.marts[mart], key=key,
-                                expectations=expectations))
-    suites.append(run_parameters_suite(frames.params.as_of, expected.last_loaded_date))
+    tier_names = [name for name, _, _ in model.seeds.tiers]
+    categories = [*model.seeds.reason_categories, NO_ANSWER]
+    rfm_segments = [segment for _, segment, *_ in model.seeds.rfm_rules]
+    structure = structure_expectations(expected, tier_names, categories, rfm_segments)
+    for mart, (key_column, expectations) in structure.items():
+        suites.append(SuiteSpec(name=f"{mart}__structure", frame=frames.marts[mart],
+                                key=key_column, expectations=expectations))
+    suites.append(run_parameters_suite(model))
     return [not_empty, *suites]
 
 
-def run_parameters_suite(as_of: pd.Timestamp, last_loaded: pd.Timestamp) -> SuiteSpec:
-    """The as-of date the marts report is not after the last loaded transaction date."""
+def run_parameters_suite(model: Model) -> SuiteSpec:
+    """The derived as-of date is not after the last clean transaction date in the raw files."""
     import great_expectations.expectations as gxe
 
-    frame = pd.DataFrame({"run": ["build"], "as_of_date": [as_of],
-                          "last_loaded_date": [last_loaded]})
+    frame = pd.DataFrame({"run": ["build"], "as_of_date": [pd.Timestamp(model.as_of)],
+                          "last_loaded_date": [pd.Timestamp(model.last_transaction_date)]})
     return SuiteSpec(name="run_parameters", frame=frame, key="run", expectations=[
         gxe.ExpectColumnValuesToNotBeNull(column="as_of_date"),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -137,11 +167,17 @@ def validate(suites: list[SuiteSpec]) -> tuple[bool, list, list[dict]]:
     return success, outcomes, documents
 
 
-def run_checkpoint(warehouse_path: Path, results_dir: Path) -> QualityReport:
-    """Validate the marts of the warehouse file; write results into ``results_dir``."""
+def run_checkpoint(warehouse_path: Path, results_dir: Path, as_of_date: str | None = None,
+                   raw_dir: Path | None = None) -> QualityReport:
+    """Validate the marts of the warehouse file; write results into ``results_dir``.
+
+    ``as_of_date``: the as-of date the build was pinned to (None: the dbt var, else the
+    last clean transaction date); ``raw_dir``: the raw folder (None: the one the landing
+    record names).
+    """
     started = time.monotonic()
     try:
-        suites = build_suites(Path(warehouse_path))
+        suites = build_suites(Path(warehouse_path), as_of_date, raw_dir)
     except WarehouseUnreadableError as error:
         return QualityReport(success=False, error=str(error))
     success, outcomes, documents = validate(suites)

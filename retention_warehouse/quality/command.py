@@ -18,6 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=None,
                         help="folder for the validation results and the summary "
                              "(default <db>.quality/ beside the warehouse file)")
+    parser.add_argument("--as-of-date", default=None,
+                        help="the as-of date the warehouse was built with, when it was pinned "
+                             "(default: the as_of_date var, else the last clean transaction "
+                             "date in the raw files)")
+    parser.add_argument("--raw", type=Path, default=None,
+                        help="the raw folder the warehouse was built from (default: the one "
+                             "its landing record names)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from retention_warehouse.quality import run_checkpoint
 
     results = args.results or quality_results_dir(args.db)
-    report = run_checkpoint(args.db, results)
+    report = run_checkpoint(args.db, results, getattr(args, "as_of_date", None),
+                            getattr(args, "raw", None))
     print(report.summary_text())
     if report.error:
         return 2

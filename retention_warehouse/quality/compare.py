@@ -1,22 +1,28 @@
-"""Join each mart with its independently computed expected values, column by column.
+"""Join each mart with the oracle's expected values, column by column.
 
-A comparison frame has one row per key present in the mart or the expected
-values (``row_presence`` says which), the mart's value under the column's own
-name, the expected value as ``<column>__expected`` and, for numbers, the error
-as ``<column>__error``. The expectations (suites.py) are written on these.
+The columns and their kinds are the oracle's (``retention_warehouse.oracle.compare``:
+``COMPARE_SPECS``), so the checkpoint and the tests compare the same cells with the
+same tolerances. A comparison frame has one row per key present in the mart or the
+expected values (``row_presence`` says which), the mart's value under the column's own
+name, the expected value as ``<column>__expected`` and, for numbers, the error as
+``<column>__error``. Keys, labels, dates, booleans and counts are compared as their
+canonical text (``2024-01-31``, ``true``, ``3``). The expectations (suites.py) are
+written on these frames.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from retention_warehouse.oracle import COMPARE_SPECS
+from retention_warehouse.oracle.compare import canonical_text
+
 ROW_KEY = "row_key"
 PRESENCE = "row_presence"
-MONEY_TOLERANCE = 1e-6  # cents must match exactly
-CENT_ROUNDED_TOLERANCE = 0.005 + 1e-9  # a value the mart stores rounded to cents
+MONEY_TOLERANCE = 0.005 + 1e-9  # within half a cent, as oracle.compare_frames
 RATE_TOLERANCE = 1e-9  # relative error of rates, ratios and means
 
 
@@ -26,11 +32,17 @@ class Comparison:
 
     mart: str
     keys: tuple[str, ...]
-    exact: tuple[str, ...] = ()  # counts, dates, labels: must be equal
-    money: tuple[str, ...] = ()  # decimal money: equal to the cent
-    cent_rounded: tuple[str, ...] = ()  # stored rounded to cents: within half a cent
+    exact: tuple[str, ...] = ()  # counts, dates, labels, booleans: equal as canonical text
+    money: tuple[str, ...] = ()  # decimal money: within half a cent
     rates: tuple[str, ...] = ()  # doubles: relative error <= 1e-9
-    expected_rows_optional_when_zero: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def of(cls, mart: str) -> Comparison:
+        """The comparison of a mart, from the oracle's spec."""
+        spec = COMPARE_SPECS[mart]
+        return cls(mart=mart, keys=tuple(spec["keys"]),
+                   exact=(*spec["count_cols"], *spec["exact_cols"]),
+                   money=tuple(spec["money_cols"]), rates=tuple(spec["rate_cols"]))
 
     @property
     def name(self) -> str:
@@ -39,20 +51,8 @@ class Comparison:
 
     def tolerances(self) -> dict[str, float]:
         """Error tolerance of every numeric column compared with a tolerance."""
-        return {
-            **{column: MONEY_TOLERANCE for column in self.money},
-            **{column: CENT_ROUNDED_TOLERANCE for column in self.cent_rounded},
-            **{column: RATE_TOLERANCE for column in self.rates},
-        }
-
-
-def _key_text(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.Series:
-    parts = [frame[key].map(lambda value: value.strftime("%Y-%m-%d")
-                            if isinstance(value, pd.Timestamp) else str(value)) for key in keys]
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + "|" + part
-    return text
+        return {**{column: MONEY_TOLERANCE for column in self.money},
+                **{column: RATE_TOLERANCE for column in self.rates}}
 
 
 def _numeric(values: pd.Series) -> pd.Series:
@@ -71,11 +71,10 @@ def error_column(actual: pd.Series, expected: pd.Series, relative: bool) -> pd.S
     return error
 
 
-def _normalise_dates(frame: pd.DataFrame) -> pd.DataFrame:
+def _as_text(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     frame = frame.copy()
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].astype("datetime64[us]")
+    for column in columns:
+        frame[column] = frame[column].map(canonical_text).astype(object)
     return frame
 
 
@@ -83,21 +82,17 @@ def compare(spec: Comparison, mart: pd.DataFrame, expected: pd.DataFrame) -> pd.
     """The comparison frame of one mart (see the module docstring)."""
     numeric = tuple(spec.tolerances())
     columns = [*spec.exact, *numeric]
-    left = _normalise_dates(mart[[*spec.keys, *columns]])
-    right = _normalise_dates(expected[[*spec.keys, *columns]])
+    text = (*spec.keys, *spec.exact)
+    left = _as_text(mart[[*spec.keys, *columns]], text)
+    right = _as_text(expected[[*spec.keys, *columns]], text)
     joined = left.merge(right, on=list(spec.keys), how="outer", suffixes=("", "__expected"),
                         indicator=PRESENCE)
     joined[PRESENCE] = joined[PRESENCE].map(
         {"both": "both", "left_only": "mart_only", "right_only": "expected_only"}
     ).astype(object)
-    if spec.expected_rows_optional_when_zero:
-        optional = joined[PRESENCE].eq("expected_only")
-        for column in spec.expected_rows_optional_when_zero:
-            optional &= joined[f"{column}__expected"].fillna(0).eq(0)
-        joined = joined[~optional]
-    joined.insert(0, ROW_KEY, _key_text(joined, spec.keys))
+    joined.insert(0, ROW_KEY, joined[list(spec.keys)].astype(str).agg("|".join, axis=1)
+                  if len(joined) else pd.Series(dtype=object))
     for column in numeric:
-        relative = column in spec.rates
         joined[f"{column}__error"] = error_column(joined[column], joined[f"{column}__expected"],
-                                                  relative)
+                                                  column in spec.rates)
     return joined.reset_index(drop=True)

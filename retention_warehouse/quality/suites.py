@@ -2,9 +2,9 @@
 
 Two kinds of suite:
 
-* ``<mart>__vs_expected``: the mart joined with values recomputed from staging
-  (compare.py). Every row must be present on both sides, labels and counts
-  equal, money equal to the cent, rates within 1e-9 relative error.
+* ``<mart>__vs_expected``: the mart joined with the oracle's values, recomputed
+  from the raw files (compare.py). Every row must be present on both sides, labels
+  and counts equal, money within half a cent, rates within 1e-9 relative error.
 * ``<mart>__structure``: the mart alone: keys unique and not null, allowed
   values, ranges (percentages 0..100, NPS -100..100, CES 1..7), column-pair
   relations, and a row count equal to the independently expected count.
@@ -17,82 +17,10 @@ from dataclasses import dataclass, field
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from retention_warehouse.oracle import COMPARE_SPECS
 from retention_warehouse.quality.compare import PRESENCE, ROW_KEY, Comparison
-from retention_warehouse.quality.expected_churn import REASON_CATEGORIES
 
-COMPARISONS = (
-    Comparison(
-        mart="fct_orders", keys=("order_id",),
-        exact=("customer_key", "is_purchase", "refunds", "purchase_sequence_number",
-               "previous_purchase_date"),
-        money=("net_amount", "refunded_amount", "net_revenue"),
-    ),
-    Comparison(
-        mart="dim_customers", keys=("customer_key",),
-        exact=("region", "acquisition_channel", "signup_date", "is_lead", "first_purchase_date",
-               "last_purchase_date", "orders", "closed_date", "days_since_last_purchase",
-               "current_tier", "lifecycle_segment", "current_status", "rfm_segment"),
-        money=("net_revenue", "trailing_12m_net_revenue"),
-        rates=("p_alive",),
-    ),
-    Comparison(
-        mart="fct_customer_predictions", keys=("customer_key",),
-        exact=("first_purchase_date", "last_purchase_date", "frequency", "recency_days",
-               "age_days", "days_since_last_purchase", "is_closed", "recency_score",
-               "frequency_score", "monetary_score", "rfm_segment"),
-        rates=("monetary_value", "p_alive", "expected_average_order_value"),
-    ),
-    Comparison(
-        mart="fct_retention_kpis", keys=("period_start", "segment_type", "segment_value"),
-        exact=("period_end", "effective_end", "is_complete_period", "customers_at_start",
-               "customers_at_end", "new_customers", "reactivated_customers", "lost_customers",
-               "at_risk_customers_at_end", "purchases", "purchasing_customers",
-               "referred_new_customers", "nps_responses", "nps_promoters", "nps_detractors",
-               "csat_responses", "csat_satisfied", "ces_responses"),
-        money=("net_revenue",),
-        rates=("customer_retention_rate", "strict_retention_rate", "churn_rate",
-               "average_order_value", "purchase_frequency", "repeat_purchase_interval_days",
-               "referral_rate", "nps", "csat", "ces"),
-        expected_rows_optional_when_zero=("customers_at_start", "customers_at_end",
-                                          "new_customers", "purchases", "nps_responses",
-                                          "csat_responses", "ces_responses"),
-    ),
-    Comparison(
-        mart="fct_cohort_retention",
-        keys=("cohort_type", "cohort_period_start", "acquisition_channel", "period_number"),
-        exact=("cohort_size", "active_customers", "unbounded_retained_customers"),
-        money=("net_revenue",),
-        rates=("retention_pct", "unbounded_retention_pct", "revenue_retention_pct"),
-    ),
-    Comparison(
-        mart="fct_churn_reasons", keys=("period_start", "reason_category"),
-        exact=("churned_customers", "customers_in_category"),
-        rates=("share_of_churned_pct",),
-    ),
-    Comparison(
-        mart="fct_customer_lifetime_value", keys=("customer_key",),
-        exact=("acquisition_channel", "region", "acquisition_date", "acquisition_cohort",
-               "first_purchase_date", "last_purchase_date", "orders", "lifespan_days",
-               "tenure_days"),
-        money=("net_revenue",),
-        cent_rounded=("cac", "historical_cltv"),
-        rates=("average_order_value", "purchases_per_year"),
-    ),
-    Comparison(
-        mart="fct_customer_tiers", keys=("customer_key", "month_start"),
-        exact=("purchases_in_month", "tier_name", "tier_rank", "previous_tier_name",
-               "tier_change"),
-        money=("net_revenue_in_month", "trailing_12m_net_revenue", "spend_to_next_tier"),
-    ),
-    Comparison(
-        mart="fct_lifetime_value_segments", keys=("segment_type", "segment_value"),
-        exact=("customers", "purchases"),
-        money=("net_revenue",),
-        cent_rounded=("average_cac", "predicted_cltv"),
-        rates=("average_order_value", "purchase_frequency_per_year", "annual_churn_rate",
-               "expected_lifespan_years", "top_10pct_revenue_share", "top_20pct_revenue_share"),
-    ),
-)
+COMPARISONS = tuple(Comparison.of(mart) for mart in COMPARE_SPECS)
 
 
 @dataclass
@@ -116,11 +44,11 @@ def comparison_suite(spec: Comparison, frame: pd.DataFrame) -> SuiteSpec:
     for column in spec.exact:
         expectations.append(gxe.ExpectColumnPairValuesToBeEqual(
             column_A=column, column_B=f"{column}__expected",
-            meta={"check": f"{column} equals the value recomputed from staging"}))
+            meta={"check": f"{column} equals the oracle's value (from the raw files)"}))
     for column, tolerance in spec.tolerances().items():
         expectations.append(gxe.ExpectColumnValuesToBeBetween(
             column=f"{column}__error", min_value=0, max_value=tolerance,
-            meta={"check": f"{column} matches the value recomputed from staging "
+            meta={"check": f"{column} matches the oracle's value "
                            f"(error <= {tolerance:g})"}))
     return SuiteSpec(name=spec.name, frame=frame, key=ROW_KEY, expectations=expectations)
 
@@ -151,6 +79,7 @@ def _row_count(expected: pd.DataFrame) -> gxe.Expectation:
 
 
 def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[str],
+                           reason_categories: list[str],
                            rfm_segments: list[str]) -> dict[str, tuple[str, list]]:
     """Per mart: its key column and its structural expectations."""
     statuses = ["active", "at_risk", "churned", "reactivated", "closed", "lead"]
@@ -205,7 +134,7 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
         "fct_churn_reasons": ("churn_reason_id", [
             *_unique_key("churn_reason_id"), _row_count(expected["fct_churn_reasons"]),
             gxe.ExpectColumnValuesToBeInSet(column="reason_category",
-                                            value_set=list(REASON_CATEGORIES)),
+                                            value_set=reason_categories),
             *_pct("share_of_churned_pct"),
             _not_below("churned_customers", "customers_in_category"),
         ]),
@@ -224,6 +153,13 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
             *_at_least(0, "trailing_12m_net_revenue"),
             gxe.ExpectColumnValuesToBeBetween(column="spend_to_next_tier", min_value=0,
                                               strict_min=True),
+        ]),
+        "fct_customer_periods": ("customer_period_key", [
+            *_unique_key("customer_period_key"), _row_count(expected["fct_customer_periods"]),
+            gxe.ExpectColumnValuesToBeInSet(column="customer_state", value_set=[
+                "new", "active", "at_risk", "churned", "reactivated", "closed"]),
+            gxe.ExpectColumnValuesToBeInSet(column="tier_at_end", value_set=tier_names),
+            *_at_least(0, "days_since_last_purchase_at_end"),
         ]),
         "fct_customer_predictions": ("customer_key", [
             *_unique_key("customer_key"), _row_count(expected["fct_customer_predictions"]),

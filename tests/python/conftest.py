@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # oracle.py and other helpers
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # postgres_server.py and other helpers
 
 from retention_warehouse.dbt_runner import dbt_executable  # noqa: E402
 from retention_warehouse.generate import generate  # noqa: E402

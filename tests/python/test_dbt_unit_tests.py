@@ -95,3 +95,26 @@ def test_mutation_runner_kills_a_mutation(warehouse: BuiltWarehouse, tmp_path: P
             "select count(*) from marts.fct_retention_kpis"
             " where customer_retention_rate != strict_retention_rate").fetchone()[0]
     assert mutated == 0, "the mutated model was not rebuilt in the copy"
+
+
+def test_oracle_alone_kills_a_mart_mutation(warehouse: BuiltWarehouse, tmp_path: Path) -> None:
+    """A mutation of mart SQL no dbt test catches (current_tier_since from the acquisition
+    month) is caught by the oracle comparison, and only by it: the unmutated copy agrees
+    with the oracle, the mutated one differs in dim_customers alone."""
+    mc = load_mutation_check()
+    mutation = next(m for m in mc.MUTATIONS if m.name == "tier_since_acquisition")
+    expected = mc.expected_marts(warehouse.raw_dir)
+    assert mc.oracle_differences(warehouse.db_path, expected) == []
+    project = mc.copy_project(tmp_path / "project")
+    mc.apply_mutation(project, mutation)
+    db_path = tmp_path / "db" / warehouse.db_path.name
+    mc.copy_database(warehouse.db_path, db_path)
+    outcome = mc.run_checks(project, db_path, warehouse.raw_dir, tmp_path, mutation.select,
+                            expected=expected)
+    assert not outcome.build_failed and not outcome.unit_tests and not outcome.data_tests, (
+        f"a dbt test caught it too, so it does not prove the oracle: {outcome}")
+    assert outcome.oracle == ["dim_customers"], outcome
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        moved = con.execute("select count(*) from marts.dim_customers"
+                            " where current_tier_since != acquisition_cohort").fetchone()[0]
+    assert moved == 0, "the mutated dim_customers was not rebuilt in the copy"

@@ -16,9 +16,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from oracle import (
+
+from retention_warehouse.oracle import (
     RAW_COLUMNS,
     Landing,
+    Params,
     Seeds,
     build_model,
     compare_frames,
@@ -330,7 +332,7 @@ def test_churn_boundary_at_180_days(tmp_path: Path, seeds_dir: Path) -> None:
     c = "C00000001"
     tables = {"crm_customers": [person(c)], "transactions": [sale(c, "2024-01-02", "10.00")]}
     raw = write_raw(tmp_path / "raw", tables)
-    model = build_model(raw, seeds_dir, date(2024, 8, 31))
+    model = build_model(raw, seeds_dir, Params(as_of=date(2024, 8, 31)))
     cust = model.customers[c]
     assert cust.is_active(date(2024, 6, 30), 180)
     assert not cust.is_active(date(2024, 7, 1), 180)
@@ -895,3 +897,30 @@ def test_value_grammars(tmp_path: Path, seeds_dir: Path) -> None:
     assert cltv.iloc[0]["orders"] == 2 and cltv.iloc[0]["net_revenue"] == Decimal("17.00")
     kpi = row_of(out["fct_retention_kpis"], period_start=date(2024, 1, 1), segment_type="total")
     assert kpi["nps_responses"] == 1 and kpi["nps"] == pytest.approx(100.0)
+
+
+def test_quarter_grain_periods_and_cohorts(tmp_path: Path, seeds_dir: Path) -> None:
+    """retention_grain quarter: purchases on 2024-01-10 and 2024-05-05, as-of 2024-06-30.
+    Q1 (s = 2023-12-31, e = 2024-03-31): N = 1, E = 1. Q2 (s = 2024-03-31, last purchase 81
+    days before, e = 2024-06-30): S = 1, E = 1, L = 0, one purchase. The acquisition cohort
+    2024-01-01 is active in k = 0 and k = 1 (a purchase in each quarter)."""
+    c = "C00000001"
+    tables = {"crm_customers": [person(c)], "transactions": [
+        sale(c, "2024-01-10", "10.00", order="O1"), sale(c, "2024-05-05", "20.00", order="O2")]}
+    raw = write_raw(tmp_path / "raw", tables)
+    out = compute_oracle(raw, seeds_dir, as_of=date(2024, 6, 30), grain_months=3)
+    kpis = out["fct_retention_kpis"]
+    q1 = row_of(kpis, period_start=date(2024, 1, 1), segment_type="total")
+    q2 = row_of(kpis, period_start=date(2024, 4, 1), segment_type="total")
+    assert (q1["period_end"], q1["new_customers"], q1["customers_at_end"]) == (
+        date(2024, 3, 31), 1, 1)
+    assert (q2["period_end"], q2["customers_at_start"], q2["customers_at_end"],
+            q2["lost_customers"], q2["purchases"]) == (date(2024, 6, 30), 1, 1, 0, 1)
+    # the periods start at the signup (2023-12-01, in Q4 2023: funnel columns only)
+    assert list(kpis["period_start"].unique()) == [
+        date(2023, 10, 1), date(2024, 1, 1), date(2024, 4, 1)]
+    cohort = out["fct_cohort_retention"]
+    acquisition = cohort[cohort["cohort_type"] == "acquisition"]
+    assert list(acquisition["period_number"]) == [0, 1]
+    assert list(acquisition["active_customers"]) == [1, 1]
+    assert list(acquisition["period_start"]) == [date(2024, 1, 1), date(2024, 4, 1)]

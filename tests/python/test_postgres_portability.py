@@ -11,13 +11,13 @@ The tests then prove:
   sample (the session ``warehouse``): counts, text, dates and booleans equal, decimals
   (money) equal to the cent and exactly, doubles (rates) within 1e-9; the number of
   differences is printed and must be zero;
-* the PostgreSQL marts agree with the independent Python oracle (``oracle.py``), as the
-  DuckDB marts must in ``test_oracle_matches_marts.py``;
+* the PostgreSQL marts agree with the independent Python oracle
+  (``retention_warehouse.oracle``), as the DuckDB marts must in ``test_oracle_matches_marts.py``;
 * the value models (dbt Python models) are disabled on PostgreSQL, so the prediction
   marts do not exist there and dim_customers' ``p_alive`` / ``predicted_clv_12m`` are NULL
   on every row (docs/predictions.md); the equality test compares every other column,
-  ``rfm_segment`` (plain SQL) included, and the oracle checks the RFM histories and
-  scores in ``int_customers_rfm_scored``;
+  ``rfm_segment`` (plain SQL) included, the oracle (given no fitted parameters) expects
+  ``p_alive`` NULL, and it checks the RFM histories and scores in ``int_customers_rfm_scored``;
 * the dispatched macros (timestamp parsing, safe casts) give the same value as on DuckDB
   for the accepted formats and for malformed input;
 * a database without the raw tables stops the build at the on-run-start hook with a
@@ -46,11 +46,12 @@ import pandas as pd
 import psycopg2
 import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse
-from oracle import COMPARE_SPECS, compare_frames, compute_oracle
 from postgres_server import dbt_env, postgres_server
 
 from retention_warehouse.contract import RAW_TABLES
 from retention_warehouse.dbt_runner import dbt_executable
+from retention_warehouse.oracle import COMPARE_SPECS, compare_frames, compute_oracle
+from retention_warehouse.oracle.predictions import FORMULA_COLUMNS
 from retention_warehouse.pg_loader import LANDING_TABLES, load_raw
 from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
 
@@ -273,29 +274,24 @@ def test_marts_equal_duckdb_marts(pg: PostgresBuild, warehouse: BuiltWarehouse) 
 def test_postgres_marts_match_the_oracle(pg: PostgresBuild, warehouse: BuiltWarehouse) -> None:
     """The independent Python oracle agrees with the PostgreSQL marts cell by cell."""
     assert pg.build.returncode == 0, _build_failure(pg)
-    expected = compute_oracle(warehouse.raw_dir, PROJECT_DIR / "seeds")
     key = resolve_hash_key(warehouse.raw_dir)  # the key the DuckDB build used
+    expected = compute_oracle(warehouse.raw_dir, PROJECT_DIR / "seeds", hash_key=key)
     problems: list[str] = []
-    for table, base_spec in COMPARE_SPECS.items():
-        spec = dict(base_spec)
-        frame = expected[table]
+    for table, spec in COMPARE_SPECS.items():
         if table in PREDICTION_MARTS:
-            # Not built here; its histories and RFM scores come from this SQL model,
-            # which is (keyed by customer_id, not the hash).
+            # Not built here; its histories and RFM scores come from this SQL model, keyed
+            # by customer_id (not the hash) and without the fitted models' columns.
+            rfm_spec = {group: [c for c in columns if c not in FORMULA_COLUMNS]
+                        for group, columns in spec.items()}
+            rfm_spec["keys"] = ["customer_id"]
             columns, rows = pg.query("select * from intermediate.int_customers_rfm_scored")
             problems += [f"int_customers_rfm_scored: {d}" for d in
-                         compare_frames(frame, pd.DataFrame(rows, columns=columns), **spec)]
+                         compare_frames(expected[table], pd.DataFrame(rows, columns=columns),
+                                        **rfm_spec)]
             continue
-        if "customer_id" in spec["keys"]:
-            # Marts expose HMAC-SHA256 (hex) of the customer id, never the id itself.
-            frame = frame.assign(customer_key=[
-                hmac.new(key.encode(), str(c).encode("utf-8"), hashlib.sha256).hexdigest()
-                for c in frame["customer_id"]
-            ])
-            spec["keys"] = ["customer_key" if k == "customer_id" else k for k in spec["keys"]]
         columns, rows = pg.query(f"select * from marts.{table}")
         problems += [f"{table}: {d}" for d in
-                     compare_frames(frame, pd.DataFrame(rows, columns=columns), **spec)]
+                     compare_frames(expected[table], pd.DataFrame(rows, columns=columns), **spec)]
     assert not problems, "\n".join(problems)
 
 

@@ -4,8 +4,8 @@ How the predictions themselves are validated (docs/predictions.md):
 
 * the formulas reproduce the published CDNOW results (test_value_models.py);
 * here, on the session warehouse, the inputs (frequency, recency, T, monetary value)
-  come from the independent oracle (oracle.py, from the raw files), and an independent
-  implementation (the ``lifetimes`` package, test-only) evaluated on those inputs at the
+  come from the independent oracle (retention_warehouse.oracle, from the raw files), and an
+  independent implementation (the ``lifetimes`` package, test-only) evaluated on those inputs at the
   parameters the build fitted must give every customer's P(alive), expected purchases
   and expected order value; lifetimes' own fit must find the same parameters; CLV is
   recomputed term by term;
@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse
-from oracle import build_model, compute_customer_predictions
 
+from retention_warehouse.oracle import Params, build_model
+from retention_warehouse.oracle.predictions import compute_histories
 from retention_warehouse.pii import resolve_hash_key
 
 RETENTION = Path(sys.executable).with_name("retention")
@@ -58,8 +59,8 @@ def lifetimes_fitters():  # noqa: ANN201
 @pytest.fixture(scope="module")
 def histories(warehouse: BuiltWarehouse) -> pd.DataFrame:
     """The oracle's customer histories (from the raw files), in weeks, by customer_key."""
-    model = build_model(warehouse.raw_dir, PROJECT_DIR / "seeds", None)
-    frame = compute_customer_predictions(model)
+    model = build_model(warehouse.raw_dir, PROJECT_DIR / "seeds", Params())
+    frame = compute_histories(model)
     key = resolve_hash_key(warehouse.raw_dir)
     frame.index = [customer_key(c, key) for c in frame["customer_id"]]
     return frame.assign(x=frame["frequency"].astype(float),
