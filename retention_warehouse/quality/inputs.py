@@ -47,6 +47,10 @@ MART_TABLES = (
     "fct_customer_predictions",
     "fct_customer_value_model",
 )
+# Not built when the value models are off (var value_models / RETENTION_VALUE_MODELS): then
+# they are not read, and dim_customers' p_alive is expected NULL.
+PREDICTION_MARTS = ("fct_customer_predictions", "fct_customer_value_model")
+VALUE_MODELS_VARIABLE = "RETENTION_VALUE_MODELS"
 
 
 class WarehouseUnreadableError(RuntimeError):
@@ -89,7 +93,9 @@ def read_warehouse(warehouse_path: Path) -> WarehouseFrames:
     except WarehouseFileError as error:
         raise WarehouseUnreadableError(str(error)) from None
     with connection as con:
-        marts = {name: _read(con, f"select * from marts.{name}") for name in MART_TABLES}
+        off = os.environ.get(VALUE_MODELS_VARIABLE, "on") == "off"
+        marts = {name: _read(con, f"select * from marts.{name}") for name in MART_TABLES
+                 if not (off and name in PREDICTION_MARTS)}
         record = _read(con, "select * from raw._landed_files")
     currency = os.environ.get(DEFAULT_CURRENCY_VARIABLE) or None
     raw_dir, landing = landing_from_record(record.to_dict("records"), currency)
