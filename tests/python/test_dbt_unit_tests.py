@@ -103,7 +103,7 @@ def test_oracle_alone_kills_a_mart_mutation(warehouse: BuiltWarehouse, tmp_path:
     with the oracle, the mutated one differs in dim_customers alone."""
     mc = load_mutation_check()
     mutation = next(m for m in mc.MUTATIONS if m.name == "tier_since_acquisition")
-    expected = mc.expected_marts(warehouse.raw_dir)
+    expected = mc.expected_marts(warehouse.raw_dir, warehouse.db_path)
     assert mc.oracle_differences(warehouse.db_path, expected) == []
     project = mc.copy_project(tmp_path / "project")
     mc.apply_mutation(project, mutation)
