@@ -19,6 +19,9 @@ _OUTPUT_ERRNOS = (
     ("Permission denied", errno.EACCES),
 )
 _STALE_WAL = "Failure while replaying WAL"
+# A log of an older checkpoint of the same file (e.g. left beside it when the file was
+# replaced by a newer copy of itself): DuckDB refuses it with this message instead.
+_OLD_WAL = "WAL checkpoint iteration does not match the database file"
 _NOT_UTF8 = "This file is not utf-8 encoded"
 
 
@@ -59,7 +62,7 @@ def describe_dbt_failure(output: str, warehouse: Path, doing: str) -> str | None
     Returns None when the output shows no such cause (a failed data test, a SQL
     error): then dbt's own messages above say what went wrong.
     """
-    if _STALE_WAL in output:
+    if _STALE_WAL in output or _OLD_WAL in output:
         return stale_wal_message(warehouse, remedy="build")
     landing = re.search(r"Raw landing problem: (.+)$", output, flags=re.MULTILINE)
     if landing:  # the on-run-start hook's own one-line message (macros/check_raw_landing.sql)
@@ -95,7 +98,7 @@ def stale_wal_message(warehouse: Path, remedy: str = "refresh") -> str:
 
 def is_stale_wal_error(error: BaseException) -> bool:
     """True for DuckDB's failure to replay a write-ahead log that is not the file's."""
-    return _STALE_WAL in str(error)
+    return _STALE_WAL in str(error) or _OLD_WAL in str(error)
 
 
 def is_lock_error(error: BaseException) -> bool:
