@@ -260,7 +260,12 @@ class Seeds:
             parsed[(currency, on)].append(rate if valid else None)
         supplied = {key: rates[0] for key, rates in parsed.items()
                     if len(rates) == 1 and rates[0] is not None}
-        rates = {k: v for k, v in self.usd_per_unit.items() if k[0] != "USD"}
+        # A seed rate counts only where no supplied rate of the currency can be carried to
+        # that day (on it or at most max_carry_days before): a bundled rate never fills a
+        # weekend or holiday of the user's series.
+        rates = {k: v for k, v in self.usd_per_unit.items() if k[0] != "USD" and not any(
+            (k[0], k[1] - timedelta(days=back)) in supplied
+            for back in range(self.max_carry_days + 1))}
         rates.update({k: v for k, v in supplied.items() if k[0] != "USD"})
         return replace(self, usd_per_unit=rates,
                        currencies=frozenset(c for c, _ in rates) | {"USD"})

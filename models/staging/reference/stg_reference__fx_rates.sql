@@ -32,10 +32,16 @@ seed_only as (
         cast(seed_rates.usd_per_unit as decimal(18, 10)) as usd_per_unit,
         'seed' as rate_source
     from seed_rates
+    -- A seed rate counts only where no supplied rate of the currency can be
+    -- carried to that day (on it or at most fx_max_carry_days before): a
+    -- bundled rate never fills a weekend or holiday of the user's series.
     left join supplied_rates
         on
-            seed_rates.rate_date = supplied_rates.rate_date
-            and upper(seed_rates.currency_code) = supplied_rates.currency_code
+            upper(seed_rates.currency_code) = supplied_rates.currency_code
+            and seed_rates.rate_date >= supplied_rates.rate_date
+            and {{ dbt.dateadd(
+                'day', -(var('fx_max_carry_days') | int), 'seed_rates.rate_date') }}
+            <= supplied_rates.rate_date
     where supplied_rates.currency_code is null
 ),
 
