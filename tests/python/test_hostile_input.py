@@ -228,10 +228,11 @@ def write_hostile_batch_one(raw: Path) -> dict[str, int]:
     write_csv(raw / "transactions" / "zz-late-name.csv", TX_HEADER,
               [["T-RESENT-2", "O-RESENT-2", "C12", "sale", "2021-05-06T10:00:00Z", "20.00", "USD",
                 "", ""]])
-    # EUR sales: a Sunday (Friday's rate carried 2 days) and one in a two-week gap of rates.
-    eur = [["TE-SUN", "OE-SUN", "C13", "sale", "2021-03-07 15:00:00 +01:00", "40.00", "EUR", "",
+    # NOK sales (a currency the bundled seed does not quote, so only the supplied rates
+    # count): a Sunday (Friday's rate carried 2 days) and one in a two-week gap of rates.
+    eur = [["TE-SUN", "OE-SUN", "C13", "sale", "2021-03-07 15:00:00 +01:00", "40.00", "NOK", "",
             ""],
-           ["TE-GAP", "OE-GAP", "C13", "sale", "2021-07-12T12:00:00Z", "40.00", "EUR", "", ""]]
+           ["TE-GAP", "OE-GAP", "C13", "sale", "2021-07-12T12:00:00Z", "40.00", "NOK", "", ""]]
     write_csv(raw / "transactions" / "eur.csv.gz", TX_HEADER, eur, gzipped=True)
     # A ragged export: an extra header column, a short row, one field too many, a footer.
     ragged = ("transaction_id,order_id,customer_id,transaction_at,amount,currency_code,note\n"
@@ -256,7 +257,7 @@ def write_hostile_batch_one(raw: Path) -> dict[str, int]:
     rates, day = [], date(2021, 1, 1)
     while day <= date(2021, 12, 31):
         if day.weekday() < 5 and not date(2021, 7, 5) <= day <= date(2021, 7, 16):
-            rates.append([day.isoformat(), "EUR", eur_rate(day)])
+            rates.append([day.isoformat(), "NOK", eur_rate(day)])
         day += timedelta(days=1)
     write_csv(raw / "fx_rates" / "ecb.csv", ["rate_date", "currency_code", "usd_per_unit"], rates)
     lines["fx_rates"] = len(rates)
