@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -433,11 +434,15 @@ def test_hostile_marts_equal_the_oracle(hostile: Hostile) -> None:
 
 def cdnow_rows(limit: int | None = None) -> list[list[str]]:
     """The CDNOW sample orders (the first ``limit``) as contract rows, mapped by hand: one
-    order per line, USD. Its lines are: master id, customer id, YYYYMMDD, CDs, dollars."""
-    rows = []
-    for n, line in enumerate(CDNOW.read_text().splitlines()[:limit], 1):
+    order per line, USD. Its lines are: master id, customer id, YYYYMMDD, CDs, dollars. The
+    order id is the one docs/importing.md gives a log without order ids:
+    ``<customer>@<date as written>#<n-th order of that customer that day>``."""
+    rows, seen = [], Counter()
+    for line in CDNOW.read_text().splitlines()[:limit]:
         _, customer, day, _, amount = line.split()
-        rows.append([f"{n}", customer, f"{day[:4]}-{day[4:6]}-{day[6:]}", amount, "USD"])
+        seen[customer, day] += 1
+        rows.append([f"{customer}@{day}#{seen[customer, day]}", customer,
+                     f"{day[:4]}-{day[4:6]}-{day[6:]}", amount, "USD"])
     return rows
 
 
