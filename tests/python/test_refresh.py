@@ -43,6 +43,7 @@ import pytest
 from conftest import PROJECT_DIR
 
 from retention_warehouse.dbt_runner import dbt_executable
+from retention_warehouse.pii import keyed_hash, sample_hash_key
 from retention_warehouse.refresh import lock_path, refresh_lock, staging_dir
 from retention_warehouse.settings import Settings, dbt_environment
 
@@ -126,8 +127,9 @@ class LateEdits:
 
 
 def customer_key(customer_id: str) -> str:
-    """The marts' customer key: SHA-256 (hex) of the surviving CRM id."""
-    return hashlib.sha256(customer_id.encode()).hexdigest()
+    """The mart's customer_key: HMAC-SHA256 of the CRM id under the generated data's public
+    sample key (docs/raw_data_contract.md, "Personal data")."""
+    return keyed_hash(customer_id, sample_hash_key())
 
 
 def write_rows(raw_dir: Path, table: str, name: str, rows: list[dict[str, str]]) -> None:
