@@ -27,7 +27,11 @@ from retention_warehouse.dbt_runner import (
     ensure_writable,
     run_dbt,
 )
-from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.failures import (
+    describe_dbt_failure,
+    describe_os_error,
+    is_input_failure,
+)
 from retention_warehouse.landing import RawLandingError, check_raw_dir, preflight
 from retention_warehouse.pii import HashKeyError, resolve_hash_key
 from retention_warehouse.settings import (
@@ -102,7 +106,7 @@ def _build(settings: Settings, as_of_date: str | None, quality: bool) -> int:
                                      "dbt wrote the warehouse")
         print(f"error: dbt build failed: {cause}" if cause else
               "error: dbt build failed (see the messages above).", file=sys.stderr)
-        return result.returncode
+        return 2 if is_input_failure(result.stdout) else result.returncode
     if quality:
         from retention_warehouse.quality import run_checkpoint
 

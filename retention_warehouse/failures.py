@@ -81,6 +81,15 @@ def describe_dbt_failure(output: str, warehouse: Path, doing: str) -> str | None
     return None
 
 
+def is_input_failure(output: str) -> bool:
+    """Whether a failed dbt run stopped on the raw files (exit code 2, like the pre-flight).
+
+    The on-run-start landing hook's own message and DuckDB's not-UTF-8 error both
+    mean the input must be fixed; anything else is a build failure (exit code 1).
+    """
+    return "Raw landing problem: " in output or _NOT_UTF8 in output
+
+
 def stale_wal_message(warehouse: Path, remedy: str = "refresh") -> str:
     """What a stale write-ahead log is and what to do about it.
 

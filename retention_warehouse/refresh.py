@@ -64,7 +64,11 @@ import duckdb
 from retention_warehouse import faults
 from retention_warehouse.build import run_preflight
 from retention_warehouse.dbt_runner import run_dbt
-from retention_warehouse.failures import describe_dbt_failure, describe_os_error
+from retention_warehouse.failures import (
+    describe_dbt_failure,
+    describe_os_error,
+    is_input_failure,
+)
 from retention_warehouse.freshness import source_freshness
 from retention_warehouse.landing import RawLandingError, landing_cache_dir
 from retention_warehouse.pii import HashKeyError, resolve_hash_key
@@ -563,8 +567,9 @@ def refresh(settings: Settings, options: RefreshOptions) -> RefreshResult:
             if build.returncode != 0:
                 cause = describe_dbt_failure(build.stdout, staged.settings.warehouse_path,
                                              "dbt wrote the staged copy")
-                raise RefreshError(f"dbt build failed on the staged copy: {cause}" if cause else
-                                   "dbt build failed on the staged copy (see the messages above)")
+                failure = RefreshInputError if is_input_failure(build.stdout) else RefreshError
+                raise failure(f"dbt build failed on the staged copy: {cause}" if cause else
+                              "dbt build failed on the staged copy (see the messages above)")
 
             step = time.monotonic()
             result.freshness = source_freshness(
