@@ -32,6 +32,7 @@ test-postgres: $(STAMP) system-packages
 lint: $(STAMP)
 	$(BIN)/sqlfluff lint models macros analyses snapshots tests
 	$(BIN)/ruff check retention_warehouse tests scripts
+	$(BIN)/python scripts/yaml_style.py check
 
 venv: $(STAMP)
 

@@ -1,6 +1,6 @@
 """Check (and rewrite) the project's dbt YAML in the style people read.
 
-The rules (README "Style"; `make lint` runs ``check``):
+The rules (`make lint` runs ``check``; so does tests/python/test_project_rules.py):
 
 1. lines are at most 100 characters;
 2. list items are indented under their key (``columns:`` then ``  - name: ...``);

@@ -92,11 +92,51 @@ def test_only_base_models_read_sources(warehouse) -> None:
 
 
 def test_make_lint_passes(warehouse) -> None:
-    """`make lint`, as the README shows it: sqlfluff (dbt templater) on every SQL folder and
-    ruff on the Python (the README test leaves this command to this test)."""
+    """`make lint`, as the README shows it: sqlfluff (dbt templater) on every SQL folder,
+    ruff on the Python and scripts/yaml_style.py on the YAML (the README test leaves this
+    command to this test)."""
     result = subprocess.run(["make", "--no-print-directory", "lint"], cwd=PROJECT_DIR,
                             env=warehouse.env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+
+
+# One break of each rule scripts/yaml_style.py checks (line numbers in the comments).
+BROKEN_YAML = (
+    "version: 2\n"
+    "models:\n"
+    "- name: fct_orders\n"  # 3: list item not indented under models:
+    '  description: "A description in a quoted string\n'  # 4: quoted over two lines
+    '    running over two lines."\n'
+    "  config: &id001 {materialized: table}\n"  # 6: an anchor
+    "  columns:\n"
+    "  - name: order_key\n"  # 8: list item not indented under columns:
+    "    description: " + " ".join(["word"] * 30) + "\n"  # 9: 166 characters
+    "    config: *id001 "  # 10: an alias, trailing whitespace, no final newline
+)
+
+
+def test_yaml_style_check_passes_on_the_project_and_fails_on_broken_yaml(
+        tmp_path: Path) -> None:
+    """scripts/yaml_style.py check (the YAML part of `make lint`): the project's YAML is
+    clean, and a file breaking each rule is reported, rule by rule, with exit code 1."""
+    script = [str(VENV_BIN / "python"), str(PROJECT_DIR / "scripts" / "yaml_style.py"), "check"]
+    clean = subprocess.run(script, cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+    assert (clean.returncode, clean.stdout) == (0, ""), clean.stdout[-5000:] + clean.stderr
+    broken = tmp_path / "_broken__models.yml"
+    broken.write_text(BROKEN_YAML, encoding="utf-8")
+    failed = subprocess.run([*script, str(broken)], capture_output=True, text=True, check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    reported = {tuple(line.split(":", 2)[1:]) for line in failed.stdout.splitlines()}
+    assert reported == {
+        ("3", " list item not indented under its key"),
+        ("4", " multi-line quoted description: use 'description: >'"),
+        ("6", " anchor or alias: write the block out"),
+        ("8", " list item not indented under its key"),
+        ("9", " line is 166 characters (at most 100)"),
+        ("10", " anchor or alias: write the block out"),
+        ("10", " trailing whitespace"),
+        ("10", " the file does not end with a newline"),
+    }
 
 
 @pytest.mark.parametrize("analysis", ["at_risk_outreach_list", "churn_breakdown"])
