@@ -139,6 +139,39 @@ def test_yaml_style_check_passes_on_the_project_and_fails_on_broken_yaml(
     }
 
 
+def test_is_a_percentage_fails_on_a_rate_outside_0_to_100(warehouse, tmp_path: Path) -> None:
+    """The generic test is_a_percentage (macros/tests/is_a_percentage.sql), on a copy of the
+    built warehouse with four churn rates set to 100.5, -0.1, NULL and 100: it fails with the
+    two out of range, NULL and the bound 100 allowed (the build ran it green on the real
+    numbers)."""
+    import shutil
+
+    import duckdb
+
+    copy = tmp_path / warehouse.db_path.name
+    shutil.copy2(warehouse.db_path, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("""
+            update marts.fct_retention_kpis set churn_rate = case rn
+                when 1 then 100.5 when 2 then -0.1 when 3 then null else 100 end
+            from (select period_start as p, segment_type as t, segment_value as v,
+                         row_number() over (order by period_start, segment_type,
+                                            segment_value) as rn
+                  from marts.fct_retention_kpis) as picked
+            where picked.rn <= 4 and period_start = picked.p and segment_type = picked.t
+                and segment_value = picked.v
+        """)
+        outside = con.execute("select count(*) from marts.fct_retention_kpis"
+                              " where churn_rate < 0 or churn_rate > 100").fetchone()[0]
+    assert outside == 2
+    result = warehouse.dbt("test", "--select", "is_a_percentage_fct_retention_kpis_churn_rate",
+                           env={"RETENTION_DB": str(copy),
+                                "DBT_TARGET_PATH": str(tmp_path / "target"),
+                                "DBT_LOG_PATH": str(tmp_path / "logs")})
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "Got 2 results, configured to fail if != 0" in result.stdout, result.stdout[-3000:]
+
+
 @pytest.mark.parametrize("analysis", ["at_risk_outreach_list", "churn_breakdown"])
 def test_analyses_compile_and_answer(warehouse, analysis: str) -> None:
     warehouse.dbt("compile", "--select", analysis, check=True)
