@@ -21,9 +21,10 @@ export RETENTION_RAW_DIR ?= $(CURDIR)/data/sample
 build: $(STAMP)
 	$(BIN)/retention build
 
-## test: the whole test suite (dbt build on test data, lint, unit tests, oracle, ...)
+## test: the whole test suite (dbt build on test data, lint, unit tests, oracle, ...), on two
+## workers: each test file runs whole on one of them, so its module fixtures are built once
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## test-postgres: the project on a throwaway PostgreSQL server, compared with DuckDB
 test-postgres: $(STAMP) system-packages
