@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -67,6 +68,11 @@ class BuiltWarehouse:
         return result
 
     @property
+    def build_manifest_path(self) -> Path:
+        """A copy of ``manifest.json`` as the build left it, before any later dbt run."""
+        return self.root / "build_manifest.json"
+
+    @property
     def dbt_manifest(self) -> dict:
         """dbt's ``manifest.json`` of the build."""
         return json.loads((self.target_dir / "manifest.json").read_text())
@@ -90,6 +96,9 @@ def make_warehouse(root: Path, customers: int = SAMPLE_CUSTOMERS, seed: int = SA
                            generator_manifest=manifest)
     if build:
         built.dbt("build", check=True)
+        # The build's own manifest: later dbt runs with --vars re-render target/manifest.json,
+        # and which tests ran before depends on the order (pytest-xdist).
+        shutil.copyfile(target_dir / "manifest.json", root / "build_manifest.json")
     return built
 
 

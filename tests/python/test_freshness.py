@@ -11,7 +11,6 @@ reports for every source.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,8 +35,7 @@ def test_statuses_equal_dbt_source_freshness(warehouse: BuiltWarehouse,
                                              tmp_path: Path) -> None:
     [(last,)] = warehouse.query("select max(order_date) from staging.stg_transactions__orders")
     # The build's manifest, before any --vars run could re-render it.
-    manifest = tmp_path / "manifest.json"
-    shutil.copyfile(warehouse.target_dir / "manifest.json", manifest)
+    manifest = warehouse.build_manifest_path
     seen = set()
     for days in (0, 3, 180):
         as_of = (last + timedelta(days=days)).isoformat()
