@@ -31,9 +31,10 @@
     nullif(lower(trim(normalize({{ expression }}, NFC)) collate "und-x-icu"), '')
 {%- endmacro %}
 
-{#- Spark: no NFC function in Spark SQL (Java's Normalizer needs an enum argument
-    reflect() cannot pass), so trim and lower only, as default__: an e-mail written
-    in decomposed form matches DuckDB's only if it is already NFC. -#}
+{#- Spark: Spark SQL has no NFC function; ICU4J, which Spark 4 ships for its
+    collations, has a static NFC (Normalizer.compose, compat = false) that
+    reflect() can call. NULL in, NULL out (reflect is not called on NULL). -#}
 {% macro spark__normalize_email(expression) -%}
-    nullif(lower(trim({{ expression }})), '')
+    nullif(lower(trim(case when {{ expression }} is not null then
+        reflect('com.ibm.icu.text.Normalizer', 'compose', {{ expression }}, false) end)), '')
 {%- endmacro %}

@@ -6,8 +6,7 @@
     read_csv table function with options, no rejects table and runs one
     statement per call. So for every batch file it (re)creates an external
     table raw._raw_file_<md5 of the path> over the file itself (CSV: every
-    header column as string plus Spark's _corrupt_record, PERMISSIVE mode;
-    Parquet: the file's own schema), and the view raw.<table> is the union of
+    header column as string, DROPMALFORMED mode; Parquet: the file's own schema), and the view raw.<table> is the union of
     those tables with every declared column as string (NULL when a file lacks
     an optional one) and the file's path as _source_file. Nothing is loaded:
     the tables are metadata over the files, read when a model reads the view.
@@ -22,7 +21,8 @@
       3. reads the header of each new CSV file (its first line, unparsed, then
          split_csv_line) or Parquet file (its schema), and checks the required
          columns (check_raw_headers, shared with DuckDB);
-      4. scans each new CSV file once: a row Spark marks corrupt (wrong number
+      4. scans each new CSV file once (PERMISSIVE, with Spark's _corrupt_record
+         column): a row Spark marks corrupt (wrong number
          of fields) goes to raw._malformed_rows with its file and line (the
          row's position + 1: exact unless an earlier row spans lines or a
          blank line was skipped), the rest of the file loads; a value Spark
@@ -84,6 +84,15 @@
         {%- do columns.append(spark_identifier(name if name else 'column' ~ loop.index) ~ ' string') -%}
     {%- endfor -%}
     {{ return(columns) }}
+{%- endmacro %}
+
+{#- The CSV reading of a batch file. DROPMALFORMED (the views) drops a row with
+    the wrong number of fields whatever columns a query reads, because the
+    profile turns off the CSV parser's column pruning; PERMISSIVE with the
+    corrupt-record column is the landing scan that records those rows. -#}
+{% macro spark_csv_options(file, mode) -%}
+    path {{ spark_string(file.read_path) }}, header 'true', multiLine 'true', sep ',',
+    quote '"', escape '"', mode '{{ mode }}', encoding '{{ spark_encoding(file.encoding) }}'
 {%- endmacro %}
 
 {% macro spark_land_raw_files() %}
@@ -220,11 +229,8 @@
                 ~ " using parquet options (path " ~ spark_string(file.read_path) ~ ")") -%}
         {%- else -%}
             {%- do run_query("create table " ~ spark_raw_file_table(file) ~ " ("
-                ~ spark_csv_columns(file) | join(', ') ~ ", _corrupt_record string)"
-                ~ " using csv options (path " ~ spark_string(file.read_path) ~ ","
-                ~ " header 'true', multiLine 'true', sep ',', quote '\"', escape '\"',"
-                ~ " mode 'PERMISSIVE', columnNameOfCorruptRecord '_corrupt_record',"
-                ~ " encoding '" ~ spark_encoding(file.encoding) ~ "')") -%}
+                ~ spark_csv_columns(file) | join(', ') ~ ") using csv options ("
+                ~ spark_csv_options(file, 'DROPMALFORMED') ~ ")") -%}
         {%- endif -%}
     {%- endfor -%}
 
@@ -246,7 +252,11 @@
                 ~ " instr(concat_ws(char(1), " ~ values | join(', ') ~ ", _corrupt_record),"
                 ~ " '\\ufffd') > 0 as is_undecodable"
                 ~ " from (select *, monotonically_increasing_id() + 2 as line_number from "
-                ~ spark_raw_file_table(file) ~ ")") -%}
+                ~ "_landing_scan_" ~ loop.index ~ ")") -%}
+            {%- do run_query("create or replace temporary view _landing_scan_" ~ loop.index
+                ~ " (" ~ spark_csv_columns(file) | join(', ') ~ ", _corrupt_record string)"
+                ~ " using csv options (" ~ spark_csv_options(file, 'PERMISSIVE')
+                ~ ", columnNameOfCorruptRecord '_corrupt_record')") -%}
         {%- endfor -%}
         {#- Cached: Spark refuses a query of a CSV file that reads only its
             _corrupt_record column, and this reads the file once. -#}
@@ -324,8 +334,7 @@
             {%- endfor -%}
             {%- do select_list.append(spark_string(file.path) ~ " as _source_file") -%}
             {%- do selects.append("select " ~ select_list | join(', ') ~ " from "
-                ~ spark_raw_file_table(file)
-                ~ (" where _corrupt_record is null" if file.kind != 'parquet' else '')) -%}
+                ~ spark_raw_file_table(file)) -%}
         {%- endfor -%}
         {%- if not selects -%}
             {%- set empty = [] -%}
