@@ -218,14 +218,16 @@ def test_every_mart_equals_duckdb(spark: SparkBuild) -> None:
         ).fetchall())
     assert sorted(spark.marts) == duck_marts
     report = {}
+    compared_rows = 0
     for name in duck_marts:
         duck_columns, duck_rows = _duck_mart(spark, name)
-        assert duck_rows, f"marts.{name} is empty on DuckDB: nothing would be compared"
+        compared_rows += len(duck_rows)
         spark_columns, spark_rows = spark.marts[name]
         differences = compare_marts(duck_columns, duck_rows, spark_columns, spark_rows)
         if differences:
             report[name] = (len(differences), differences[:5])
-    print(f"\n{len(duck_marts)} marts compared, differences: {report or 0}")
+    print(f"\n{len(duck_marts)} marts, {compared_rows} rows compared, differences: {report or 0}")
+    assert compared_rows > 1000, "too few rows to compare: the sample did not build"
     assert not report, f"marts differing between DuckDB and Spark: {report}"
 
 
