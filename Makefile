@@ -15,7 +15,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export RETENTION_DB ?= $(CURDIR)/warehouse.duckdb
 export RETENTION_RAW_DIR ?= $(CURDIR)/data/sample
 
-.PHONY: build test test-postgres lint lock venv system-packages clean
+.PHONY: build test test-postgres test-spark lint lock venv system-packages clean
 
 ## build: the warehouse on the bundled sample (venv, sample data, dbt build, quality checkpoint)
 build: $(STAMP)
@@ -29,6 +29,10 @@ test: $(STAMP) system-packages
 ## test-postgres: the project on a throwaway PostgreSQL server, compared with DuckDB
 test-postgres: $(STAMP) system-packages
 	$(BIN)/python -m pytest -m postgres
+
+## test-spark: the project on a local Spark (dbt-spark session method), compared with DuckDB
+test-spark: $(STAMP) system-packages
+	$(BIN)/python -m pytest -m spark
 
 lint: $(STAMP)
 	$(BIN)/sqlfluff lint models macros analyses snapshots tests

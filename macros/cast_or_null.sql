@@ -67,3 +67,9 @@
         cast({{ expression }} as {{ data_type }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- Spark: try_cast as on DuckDB (dbt-spark runs with ANSI off, where a plain cast
+    also gives NULL, but try_cast says so); Spark spells varchar/text `string`. -#}
+{% macro spark__cast_or_null(expression, data_type) -%}
+    try_cast({{ expression }} as {{ spark_data_type(data_type) }})
+{%- endmacro %}

@@ -133,6 +133,36 @@
     encoding = '{{ encoding }}', compression = '{{ "gzip" if read_kind == "csv_gzip" else "none" }}'
 {%- endmacro %}
 
+{#- The batch-file kind of a file name (csv_gzip, csv, parquet; any letter case), or none. -#}
+{% macro raw_file_kind(name) %}
+    {%- set lowered = name | lower -%}
+    {{ return('csv_gzip' if lowered.endswith('.csv.gz') and lowered | length > 7
+        else 'csv' if lowered.endswith('.csv') and lowered | length > 4
+        else 'parquet' if lowered.endswith('.parquet') and lowered | length > 8
+        else none) }}
+{% endmacro %}
+
+{#- Every file's header names each required column once (a file: path, table,
+    header; shared by the DuckDB and Spark landing). -#}
+{% macro check_raw_headers(present) %}
+    {%- for file in present -%}
+        {%- set names = file.header | map('trim') | map('lower') | list -%}
+        {%- for name in names if name and names.count(name) > 1 -%}
+            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ file.path
+                ~ ": the header names column '" ~ name ~ "' twice; every column may appear once.") }}
+        {%- endfor -%}
+        {%- set required = raw_required_columns(file.table) -%}
+        {%- for column in required if column not in names -%}
+            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ file.path
+                ~ ": missing required column '" ~ column ~ "' (its header has: "
+                ~ (file.header | join(', ') or 'nothing') ~ "). Every " ~ file.table
+                ~ " file needs: " ~ required | join(', ') ~ "; the other columns are optional."
+                ~ " See docs/raw_data_contract.md.") }}
+        {%- endfor -%}
+    {%- endfor -%}
+
+{% endmacro %}
+
 {% macro duckdb__check_raw_landing() %}
     {%- if not execute -%}
         {{ return('select 1') }}
@@ -202,11 +232,7 @@
                 ~ " sub-folder of " ~ table ~ "/; batch files must lie directly in the table"
                 ~ " folder (see docs/raw_data_contract.md).") }}
         {%- else -%}
-            {%- set lowered = name | lower -%}
-            {%- set kind = 'csv_gzip' if lowered.endswith('.csv.gz') and lowered | length > 7
-                else 'csv' if lowered.endswith('.csv') and lowered | length > 4
-                else 'parquet' if lowered.endswith('.parquet') and lowered | length > 8
-                else none -%}
+            {%- set kind = raw_file_kind(name) -%}
             {%- if kind is none -%}
                 {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is not a"
                     ~ " batch file; a table folder holds only *.csv, *.csv.gz or *.parquet files"
@@ -297,22 +323,7 @@
         {%- endfor -%}
     {%- endif -%}
 
-    {#- Every file's header names each required column once. -#}
-    {%- for file in present -%}
-        {%- set names = file.header | map('trim') | map('lower') | list -%}
-        {%- for name in names if name and names.count(name) > 1 -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ file.path
-                ~ ": the header names column '" ~ name ~ "' twice; every column may appear once.") }}
-        {%- endfor -%}
-        {%- set required = raw_required_columns(file.table) -%}
-        {%- for column in required if column not in names -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ file.path
-                ~ ": missing required column '" ~ column ~ "' (its header has: "
-                ~ (file.header | join(', ') or 'nothing') ~ "). Every " ~ file.table
-                ~ " file needs: " ~ required | join(', ') ~ "; the other columns are optional."
-                ~ " See docs/raw_data_contract.md.") }}
-        {%- endfor -%}
-    {%- endfor -%}
+    {%- do check_raw_headers(present) -%}
 
     {#- 4. One rejects scan per group of new CSV files with the same header and reading. -#}
     {%- set scan_groups = {} -%}
@@ -521,7 +532,8 @@
     {%- if not execute -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set record = api.Relation.create(database=target.database, schema='raw',
+    {%- set record = api.Relation.create(
+        database=target.database if target.database is defined else none, schema='raw',
         identifier='_landed_files') -%}
     {%- set result = run_query("select count(*) from " ~ record
         ~ " where table_name = '" ~ table_name ~ "'") -%}

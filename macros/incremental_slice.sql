@@ -106,3 +106,21 @@
         true
     {%- endif -%}
 {%- endmacro %}
+
+{#- The materialization of the incremental models: incremental, or on Spark a
+    table rebuilt in full on every run. Why it differs: with plain Parquet
+    tables (no Delta or Iceberg) Spark has no DELETE, so neither the
+    delete+insert strategy nor the slice delete of refresh_slice_delete() can
+    run, and insert_overwrite replaces whole partitions while a refresh slice is
+    "these customers" across every partition (docs/running_on_a_bigger_engine.md). -#}
+{% macro refresh_materialization() -%}
+    {{ return(adapter.dispatch('refresh_materialization', 'retention_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__refresh_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__refresh_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}

@@ -26,3 +26,8 @@
 {% macro postgres__matches_pattern(expression, pattern) -%}
     ({{ expression }} ~ '^({{ pattern }})$')
 {%- endmacro %}
+
+{#- Spark: regexp_like finds a match anywhere (Java regex), so the pattern is anchored. -#}
+{% macro spark__matches_pattern(expression, pattern) -%}
+    regexp_like({{ expression }}, '^({{ pattern }})$')
+{%- endmacro %}

@@ -30,3 +30,11 @@
 {% macro postgres__normalize_email(expression) -%}
     nullif(lower(trim(normalize({{ expression }}, NFC)) collate "und-x-icu"), '')
 {%- endmacro %}
+
+{#- Spark: Spark SQL has no NFC function; ICU4J, which Spark 4 ships for its
+    collations, has a static NFC (Normalizer.compose, compat = false) that
+    reflect() can call. NULL in, NULL out (reflect is not called on NULL). -#}
+{% macro spark__normalize_email(expression) -%}
+    nullif(lower(trim(case when {{ expression }} is not null then
+        reflect('com.ibm.icu.text.Normalizer', 'compose', {{ expression }}, false) end)), '')
+{%- endmacro %}

@@ -95,3 +95,63 @@
 {% macro postgres__format_timestamp_iso(expression) -%}
     to_char({{ expression }}, 'YYYY-MM-DD"T"HH24:MI:SS.US')
 {%- endmacro %}
+
+{#-
+    parse_timestamp_utc / timestamp_format on Spark.
+    Why they differ: Spark has no regexp_full_match or strptime with %z; the same
+    shapes are checked with regexp_like (Java regex, anchored), the ISO text is
+    normalised (Z as +00:00, no space before the offset, +HH and +HHMM as +HH:MM,
+    :00 seconds when there are none, the fraction cut to microseconds) and cast,
+    and the day-first form is taken apart with regexp_extract and built with
+    make_timestamp in its offset (NULL for a field out of range: dbt-spark runs
+    with ANSI off). The session time zone is UTC (profiles.yml), so the value is
+    UTC wall time as on DuckDB.
+-#}
+{% macro spark_day_first_pattern() -%}
+    ^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})[ ]+([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2})[ ]+([+-])([0-9]{2}):?([0-9]{2})?(:[0-9]{2})?$
+{%- endmacro %}
+
+{% macro spark__parse_timestamp_utc(expression) -%}
+    {%- set day_first = "regexp_extract(" ~ expression ~ ", '" ~ spark_day_first_pattern() ~ "', " -%}
+    case
+        when regexp_like({{ expression }}, '^({{ iso_timestamp_pattern(true) }})$')
+            then try_cast(
+                regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+                    {{ expression }}, '[ ]?[Zz]$', '+00:00'), '[ ]([+-])', '$1'),
+                    '([+-][0-9]{2})([0-9]{2})$', '$1:$2'), '([+-][0-9]{2})$', '$1:00'),
+                    '^([0-9-]{10}[T ][0-9]{2}:[0-9]{2})([+-])', '$1:00$2')
+                    , '([.][0-9]{6})[0-9]+', '$1')
+                as timestamp)
+        when regexp_like({{ expression }}, '^({{ iso_timestamp_pattern(false) }})$')
+            then try_cast(regexp_replace({{ expression }}, '([.][0-9]{6})[0-9]+', '$1') as timestamp)
+        when regexp_like({{ expression }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
+            then cast(try_cast({{ expression }} as date) as timestamp)
+        when regexp_like({{ expression }}, '{{ spark_day_first_pattern() }}')
+            and cast({{ day_first }}6) as int) <= 59
+            then make_timestamp(
+                cast({{ day_first }}3) as int), cast({{ day_first }}2) as int),
+                cast({{ day_first }}1) as int), cast({{ day_first }}4) as int),
+                cast({{ day_first }}5) as int), cast({{ day_first }}6) as int),
+                concat({{ day_first }}7), {{ day_first }}8), ':',
+                    coalesce(nullif({{ day_first }}9), ''), '00'))
+            )
+    end
+{%- endmacro %}
+
+{% macro spark__timestamp_format(expression) -%}
+    case
+        when {{ spark__parse_timestamp_utc(expression) }} is null then null
+        when regexp_like({{ expression }}, '^({{ iso_timestamp_pattern(true) }})$')
+            then 'iso_offset'
+        when regexp_like({{ expression }}, '^({{ iso_timestamp_pattern(false) }})$')
+            then 'iso_no_offset'
+        when regexp_like({{ expression }}, '^[0-9]{4}-[0-9]{2}-[0-9]{2}$')
+            then 'date_only'
+        else 'day_first'
+    end
+{%- endmacro %}
+
+{#- Spark: date_format with Java's pattern letters (DuckDB's strftime has %-codes). -#}
+{% macro spark__format_timestamp_iso(expression) -%}
+    date_format({{ expression }}, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
+{%- endmacro %}

@@ -27,3 +27,8 @@
 {% macro safe_pct(numerator, denominator) -%}
     {{ safe_ratio(numerator, denominator, 100) }}
 {%- endmacro %}
+
+{#- Spark: the 8-byte float is `double` (no `double precision`). -#}
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}

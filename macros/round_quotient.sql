@@ -32,3 +32,10 @@
 {% macro default__round_quotient(numerator, denominator, scale=2) -%}
     round({{ numerator }} / {{ denominator }}, {{ scale }})
 {%- endmacro %}
+
+{#- Spark: decimal / integer is an exact decimal (scale >= 6, 22 here) and round()
+    rounds half up (away from zero), so the plain form is exact, as on PostgreSQL;
+    cast back to the money type, as DuckDB's variant returns decimal(18, scale). -#}
+{% macro spark__round_quotient(numerator, denominator, scale=2) -%}
+    cast(round({{ numerator }} / {{ denominator }}, {{ scale }}) as decimal(18, {{ scale }}))
+{%- endmacro %}

@@ -24,7 +24,7 @@
         {%- set base = 'base_marketing__spend' if table == 'marketing_spend'
             else 'base_transactions__transactions' -%}
         {%- set date_column = 'spend_month' if table == 'marketing_spend' else 'transaction_date' -%}
-        {%- set first = run_query("select cast(" ~ date_column ~ " as varchar), currency_code from "
+        {%- set first = run_query("select cast(" ~ date_column ~ " as " ~ dbt.type_string() ~ "), currency_code from "
             ~ ref(base) ~ " where rejection_reason = 'missing_fx_rate' order by 1, 2 limit 1") -%}
         {%- set where = (" The first uncovered day is " ~ first.rows[0][0] ~ " in "
             ~ first.rows[0][1] ~ ".") if first.rows | length else "" -%}
@@ -113,10 +113,11 @@
 
 {% test as_of_date_is_plausible(model) %}
     {%- if execute -%}
-        {%- set row = run_query("select cast(as_of_date as varchar), is_as_of_date_pinned,"
-            ~ " cast(last_loaded_date as varchar), cast(previous_loaded_date as varchar),"
-            ~ " cast(last_landed_date as varchar),"
-            ~ " cast(last_loaded_date - previous_loaded_date as integer) from " ~ model).rows[0] -%}
+        {%- set row = run_query("select cast(as_of_date as " ~ dbt.type_string() ~ "), is_as_of_date_pinned,"
+            ~ " cast(last_loaded_date as " ~ dbt.type_string() ~ "), cast(previous_loaded_date as " ~ dbt.type_string() ~ "),"
+            ~ " cast(last_landed_date as " ~ dbt.type_string() ~ "),"
+            ~ " cast(" ~ dbt.datediff("previous_loaded_date", "last_loaded_date", "day")
+            ~ " as integer) from " ~ model).rows[0] -%}
         {%- set as_of, pinned, last_loaded, previous, last_landed, gap = row -%}
         {%- if as_of and last_landed and as_of > last_landed -%}
             {{ exceptions.raise_compiler_error("As-of guard: the as-of date " ~ as_of

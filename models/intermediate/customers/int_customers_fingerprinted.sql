@@ -5,7 +5,7 @@
     changed_at tells the models downstream which customers to rebuild
     (macros/incremental_slice.sql). -#}
 {{ config(
-    materialized='incremental',
+    materialized=refresh_materialization(),
     incremental_strategy='delete+insert',
     unique_key='customer_id',
     on_schema_change='fail',

@@ -4,7 +4,7 @@
 -- here (one row per month instead of one per order). Incremental: a run
 -- rewrites every month of the customers whose inputs changed.
 {{ config(
-    materialized='incremental',
+    materialized=refresh_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete() }}",

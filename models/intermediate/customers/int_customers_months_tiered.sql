@@ -9,7 +9,7 @@
 -- read back only to compute the window. The keys of fct_customer_tiers are
 -- hashed here, once per written row.
 {{ config(
-    materialized='incremental',
+    materialized=refresh_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete('month_start', 'month') }}",

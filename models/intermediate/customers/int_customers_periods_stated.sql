@@ -23,7 +23,7 @@
 -- as-of date on (macros/incremental_slice.sql); for the others the last
 -- purchase before that period is carried in from the monthly purchases.
 {{ config(
-    materialized='incremental',
+    materialized=refresh_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete('period_start') }}",

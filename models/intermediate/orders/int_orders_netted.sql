@@ -6,7 +6,7 @@
 -- changed (macros/incremental_slice.sql); customer_key is the public key of
 -- fct_orders, hashed once when the row is written.
 {{ config(
-    materialized='incremental',
+    materialized=refresh_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     pre_hook="{{ refresh_slice_delete() }}",
@@ -114,10 +114,10 @@ sequenced as (
         *,
         case
             when is_purchase
-                then row_number() over (
+                then cast(row_number() over (
                     partition by customer_id, is_purchase
                     order by ordered_at, order_id
-                )
+                ) as bigint)
         end as purchase_sequence_number,
         case
             when is_purchase

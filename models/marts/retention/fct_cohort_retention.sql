@@ -20,7 +20,8 @@ indexed_periods as (
     select
         period_start,
         is_complete_period,
-        row_number() over (order by period_start) as period_index
+        cast(row_number() over (order by period_start) as bigint)
+            as period_index
     from periods
 ),
 

@@ -20,9 +20,9 @@
     ('marketing_spend', 'base_marketing__spend',
         "spend_month_raw || '|' || coalesce(country_code, '') || '|' || acquisition_channel",
         ['spend_month_raw', 'country_code', 'acquisition_channel', 'currency_code', 'spend_amount_raw'],
-        'cast(null as varchar)', 'spend_month_raw'),
+        'cast(null as ' ~ dbt.type_string() ~ ')', 'spend_month_raw'),
     ('fx_rates', 'base_fx__rates', "rate_date_raw || '|' || currency_code",
-        ['rate_date_raw', 'currency_code', 'usd_per_unit_raw'], 'cast(null as varchar)', 'rate_date_raw'),
+        ['rate_date_raw', 'currency_code', 'usd_per_unit_raw'], 'cast(null as ' ~ dbt.type_string() ~ ')', 'rate_date_raw'),
 ] -%}
 
 with

@@ -6,7 +6,7 @@
     every run (never stored), so a rebuilt order ranks its rows as a full build
     would. -#}
 {{ config(
-    materialized='incremental',
+    materialized=refresh_materialization(),
     incremental_strategy='delete+insert',
     unique_key='order_id',
     on_schema_change='fail',
@@ -429,7 +429,8 @@ final as (
         amount,
         currency_code,
         rate_to_reporting,
-        round(amount * rate_to_reporting, 2) as amount_reporting,
+        cast(round(amount * rate_to_reporting, 2) as decimal(18, 2))
+            as amount_reporting,
         status,
         sales_channel,
         store_id,
