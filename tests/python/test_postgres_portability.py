@@ -31,13 +31,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ import pandas as pd
 import psycopg2
 import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse
+from engine_compare import mart_differences
 from postgres_server import dbt_env, postgres_server
 
 from retention_warehouse.contract import RAW_TABLES
@@ -57,7 +57,6 @@ from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
 
 pytestmark = pytest.mark.postgres
 
-RATE_TOLERANCE = 1e-9
 PASSED = {"success", "pass"}
 # Built by dbt Python models, which PostgreSQL cannot run (docs/predictions.md): the
 # marts are disabled there and these dim_customers columns are NULL. The equality test
@@ -173,60 +172,11 @@ def _mart_names(pg: PostgresBuild) -> list[str]:
     )
 
 
-def _sort_key(row: tuple) -> tuple:
-    """Order rows the same way on both engines (doubles rounded, NULLs first)."""
-    key = []
-    for value in row:
-        if isinstance(value, float):
-            value = "nan" if math.isnan(value) else f"{value:.6g}"
-        elif isinstance(value, Decimal):
-            value = f"{value.normalize():f}"
-        key.append((value is not None, str(value) if value is not None else ""))
-    return tuple(key)
-
-
-def _value_difference(duck: Any, post: Any) -> str | None:
-    """Why two cells differ, or None: doubles within 1e-9, everything else exactly."""
-    if duck is None or post is None:
-        return None if duck is None and post is None else f"{duck!r} != {post!r}"
-    if isinstance(duck, float) or isinstance(post, float):
-        if math.isclose(float(duck), float(post), rel_tol=RATE_TOLERANCE,
-                        abs_tol=RATE_TOLERANCE):
-            return None
-        return f"{duck!r} != {post!r}"
-    if isinstance(duck, Decimal) or isinstance(post, Decimal):
-        # Money: equal to the cent and beyond (both engines round the same way).
-        return None if Decimal(str(duck)) == Decimal(str(post)) else f"{duck} != {post}"
-    if isinstance(duck, datetime) and isinstance(post, datetime):
-        return None if duck.replace(tzinfo=None) == post.replace(tzinfo=None) else (
-            f"{duck} != {post}")
-    if type(duck) is date or type(post) is date:
-        return None if duck == post else f"{duck} != {post}"
-    return None if duck == post else f"{duck!r} != {post!r}"
-
-
 def without_columns(columns: list[str], rows: list[tuple], drop: tuple[str, ...]
                     ) -> tuple[list[str], list[tuple]]:
     """The same rows without the named columns."""
     keep = [i for i, column in enumerate(columns) if column not in drop]
     return [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows]
-
-
-def mart_differences(columns_duck: list[str], rows_duck: list[tuple],
-                     columns_pg: list[str], rows_pg: list[tuple], limit: int = 10) -> list[str]:
-    """Human-readable differences between the same mart on the two engines."""
-    if columns_duck != columns_pg:
-        return [f"columns differ: DuckDB {columns_duck}, PostgreSQL {columns_pg}"]
-    if len(rows_duck) != len(rows_pg):
-        return [f"row counts differ: DuckDB {len(rows_duck)}, PostgreSQL {len(rows_pg)}"]
-    diffs: list[str] = []
-    for duck_row, pg_row in zip(sorted(rows_duck, key=_sort_key),
-                                sorted(rows_pg, key=_sort_key), strict=True):
-        for column, duck, post in zip(columns_duck, duck_row, pg_row, strict=True):
-            problem = _value_difference(duck, post)
-            if problem:
-                diffs.append(f"{column}: {problem} (DuckDB row {duck_row[:4]}...)")
-    return diffs[:limit] + ([f"... {len(diffs) - limit} more"] if len(diffs) > limit else [])
 
 
 def test_mart_differences_catches_a_changed_cell() -> None:

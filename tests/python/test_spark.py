@@ -21,7 +21,6 @@ Marked ``spark``: ``make test-spark`` runs only these; ``make test`` runs them t
 from __future__ import annotations
 
 import json
-import math
 import os
 import resource
 import shutil
@@ -29,13 +28,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse, make_warehouse
+from engine_compare import mart_differences
 
 from retention_warehouse.dbt_runner import dbt_executable
 from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
@@ -43,7 +41,6 @@ from retention_warehouse.pii import HASH_KEY_VARIABLE, resolve_hash_key
 pytestmark = pytest.mark.spark
 
 SPARK_CUSTOMERS = 300
-RATE_TOLERANCE = 1e-9
 PASSED = {"success", "pass"}
 NO_VALUE_MODELS = {"RETENTION_VALUE_MODELS": "off"}
 
@@ -158,51 +155,6 @@ def test_dbt_build_passes_on_spark(spark: SparkBuild) -> None:
     assert not not_passed, f"nodes that did not pass on Spark: {not_passed}"
 
 
-def _sort_key(row: tuple) -> tuple:
-    """Order rows the same way on both engines (doubles rounded, NULLs first)."""
-    key = []
-    for value in row:
-        if isinstance(value, float):
-            value = "nan" if math.isnan(value) else f"{value:.6g}"
-        elif isinstance(value, Decimal):
-            value = f"{value.normalize():f}"
-        key.append((value is not None, str(value) if value is not None else ""))
-    return tuple(key)
-
-
-def _value_difference(duck: Any, other: Any) -> str | None:
-    """Why two cells differ, or None: doubles within 1e-9, everything else exactly."""
-    if duck is None or other is None:
-        return None if duck is None and other is None else f"{duck!r} != {other!r}"
-    if isinstance(duck, float) or isinstance(other, float):
-        if math.isclose(float(duck), float(other), rel_tol=RATE_TOLERANCE,
-                        abs_tol=RATE_TOLERANCE):
-            return None
-        return f"{duck!r} != {other!r}"
-    if isinstance(duck, Decimal) or isinstance(other, Decimal):
-        return None if Decimal(str(duck)) == Decimal(str(other)) else f"{duck} != {other}"
-    if isinstance(duck, (date, datetime)) or isinstance(other, (date, datetime)):
-        return None if duck == other else f"{duck!r} != {other!r}"
-    return None if duck == other else f"{duck!r} != {other!r}"
-
-
-def compare_marts(duck_columns: list[str], duck_rows: list[tuple],
-                  other_columns: list[str], other_rows: list[tuple]) -> list[str]:
-    """Every difference between two versions of one mart (columns, row count, cells)."""
-    if [c.lower() for c in duck_columns] != [c.lower() for c in other_columns]:
-        return [f"columns {duck_columns} != {other_columns}"]
-    if len(duck_rows) != len(other_rows):
-        return [f"{len(duck_rows)} rows on DuckDB, {len(other_rows)} on Spark"]
-    differences = []
-    for duck_row, other_row in zip(sorted(duck_rows, key=_sort_key),
-                                   sorted(other_rows, key=_sort_key), strict=True):
-        for column, left, right in zip(duck_columns, duck_row, other_row, strict=True):
-            why = _value_difference(left, right)
-            if why:
-                differences.append(f"{column}: {why}")
-    return differences
-
-
 def _duck_mart(build: SparkBuild, name: str) -> tuple[list[str], list[tuple]]:
     with build.duck.connect() as con:
         cursor = con.execute(f"select * from marts.{name}")
@@ -223,7 +175,7 @@ def test_every_mart_equals_duckdb(spark: SparkBuild) -> None:
         duck_columns, duck_rows = _duck_mart(spark, name)
         compared_rows += len(duck_rows)
         spark_columns, spark_rows = spark.marts[name]
-        differences = compare_marts(duck_columns, duck_rows, spark_columns, spark_rows)
+        differences = mart_differences(duck_columns, duck_rows, spark_columns, spark_rows, "Spark")
         if differences:
             report[name] = (len(differences), differences[:5])
     print(f"\n{len(duck_marts)} marts, {compared_rows} rows compared, differences: {report or 0}")
@@ -240,7 +192,7 @@ def test_comparison_catches_one_changed_cell(spark: SparkBuild) -> None:
     changed = list(rows)
     changed[0] = rows[0][:position] + (rows[0][position] + 1,) + rows[0][position + 1:]
     duck_columns, duck_rows = _duck_mart(spark, "fct_retention_kpis")
-    assert compare_marts(duck_columns, duck_rows, columns, rows) == []
-    differences = compare_marts(duck_columns, duck_rows, columns, changed)
+    assert mart_differences(duck_columns, duck_rows, columns, rows, "Spark") == []
+    differences = mart_differences(duck_columns, duck_rows, columns, changed, "Spark")
     assert len(differences) == 1, differences
     assert differences[0].startswith(f"{columns[position]}:")
