@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 -- One row per day: the time spine MetricFlow needs to aggregate metrics by
 -- day, week, month, quarter or year (metric_time). It covers every date the
 -- warehouse can hold with a wide margin; days with no data are harmless.

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 {#- One row per raw table of the landing contract: was it landed, how many rows
     came and how many were set aside, and what is off without it. The report
     shows the reason next to a metric that is NULL because its source is absent

@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 -- One row per customer at the as-of date: the purchase history the value
 -- models use, what they predict (int_customers_predicted, a dbt Python
 -- model) and the RFM scores and segment (int_customers_rfm_scored).

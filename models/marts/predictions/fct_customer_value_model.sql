@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 -- The fitted BG/NBD and Gamma-Gamma parameters (int_value_models_checked:
 -- converged fits of a dbt Python model), one row per parameter, with each
 -- model's log-likelihood and convergence flag.
