@@ -1,7 +1,8 @@
 """Shared fixtures: one warehouse built on the bundled sample for the whole session.
 
 The session fixture ``warehouse`` generates the sample (2,000 customers, seed
-42) into a temporary folder and runs the real ``dbt build`` on it into a
+42) into a temporary folder (once per run, shared by the xdist workers, each
+working on its own copy) and runs the real ``dbt build`` on it into a
 temporary DuckDB file, with its own dbt target and log folders, so the suite
 never touches a developer's ``warehouse.duckdb`` and can run beside a build.
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # postgres_server.py and other helpers
@@ -79,10 +81,18 @@ class BuiltWarehouse:
 
 
 def make_warehouse(root: Path, customers: int = SAMPLE_CUSTOMERS, seed: int = SAMPLE_SEED,
-                   fmt: str = "csv", build: bool = True) -> BuiltWarehouse:
-    """Generate raw data into ``root/raw`` and (optionally) ``dbt build`` it into ``root``."""
+                   fmt: str = "csv", build: bool = True,
+                   generate_raw: bool = True) -> BuiltWarehouse:
+    """Generate raw data into ``root/raw`` and (optionally) ``dbt build`` it into ``root``.
+
+    ``generate_raw=False``: the raw files are already there (a copy); read their manifest.
+    """
     raw_dir = root / "raw"
-    manifest = generate(raw_dir, customers=customers, seed=seed, fmt=fmt)
+    if generate_raw:
+        manifest = generate(raw_dir, customers=customers, seed=seed, fmt=fmt)
+    else:
+        manifest = json.loads((raw_dir / "_manifest.json").read_text())
+        assert (manifest["customers"], manifest["seed"]) == (customers, seed), manifest
     settings = Settings(project_dir=PROJECT_DIR, warehouse_path=root / "warehouse.duckdb",
                         raw_dir=raw_dir, raw_format=fmt, dbt_threads=2)
     target_dir = root / "target"
@@ -102,10 +112,35 @@ def make_warehouse(root: Path, customers: int = SAMPLE_CUSTOMERS, seed: int = SA
     return built
 
 
+def copy_warehouse(source: Path, root: Path, customers: int = SAMPLE_CUSTOMERS,
+                   seed: int = SAMPLE_SEED, fmt: str = "csv") -> BuiltWarehouse:
+    """A copy of a warehouse ``make_warehouse`` built in ``source`` (raw files, DuckDB file,
+    target/ and logs/), described as if built in ``root``. The raw views in the copied file
+    still read ``source``'s raw files (the same bytes); any dbt run on the copy re-creates
+    them on ``root``'s."""
+    shutil.copytree(source, root, dirs_exist_ok=True)
+    return make_warehouse(root, customers=customers, seed=seed, fmt=fmt, build=False,
+                          generate_raw=False)
+
+
 @pytest.fixture(scope="session")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
-    """The sample warehouse, built once per session by a real ``dbt build``."""
-    return make_warehouse(tmp_path_factory.mktemp("warehouse"))
+def warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> BuiltWarehouse:
+    """The sample warehouse, built once per session by a real ``dbt build``.
+
+    Under pytest-xdist the first worker to need it builds it in the run's shared temporary
+    folder (under a file lock) and every worker takes its own copy, so the build runs once
+    per run, not once per worker.
+    """
+    root = tmp_path_factory.mktemp("warehouse")
+    if worker_id == "master":
+        return make_warehouse(root)
+    shared = tmp_path_factory.getbasetemp().parent / "shared-warehouse"
+    with FileLock(str(shared) + ".lock"):
+        if not (shared / "build_manifest.json").exists():
+            if shared.exists():
+                shutil.rmtree(shared)  # a build another worker started and failed
+            make_warehouse(shared)
+    return copy_warehouse(shared, root)
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""``retention bench`` runs end to end at 10k customers and its figures are present and consistent.
+"""``retention bench`` runs end to end at 2k customers and its figures are present and consistent.
 
 A smoke run (one repetition, no timing asserts): the figures it prints and
 writes are checked against what they describe — the generator's manifest and
@@ -27,7 +27,8 @@ from retention_warehouse.bench.render import history_ratio, target_rows
 from retention_warehouse.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-SIZE = 10_000
+SIZE = 2_000  # a smoke run: every figure is checked for consistency, not speed
+LABEL = "2k"  # how the CLI takes it and the tables print it
 
 
 @dataclass
@@ -54,7 +55,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchRun:
     root = tmp_path_factory.mktemp("bench")
     figures, report = root / "figures.json", root / "report" / "benchmarks.md"
     result = subprocess.run(
-        [sys.executable, "-m", "retention_warehouse.cli", "bench", "--sizes", "10k",
+        [sys.executable, "-m", "retention_warehouse.cli", "bench", "--sizes", LABEL,
          "--runs", "1", "--out-dir", str(root / "out"), "--json", str(figures),
          "--report", str(report)],
         cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
@@ -72,7 +73,7 @@ def test_prints_every_table_with_the_size(bench: BenchRun) -> None:
     for title in ("Data and full build", "Side by side (medians)", "One-day refresh",
                   "Slowest models"):
         assert title in bench.stdout
-    table_lines = [line for line in bench.stdout.splitlines() if line.strip().startswith("10k")]
+    table_lines = [line for line in bench.stdout.splitlines() if line.strip().startswith(LABEL)]
     # one row in each table, two in the slowest-models table (full build, refresh)
     assert len(table_lines) == 5, bench.stdout
 
@@ -229,7 +230,7 @@ def test_floors_and_peer_did_the_work(bench: BenchRun) -> None:
 def test_report_holds_the_case(bench: BenchRun) -> None:
     text = bench.report.read_text()
     assert "<!-- bench:results:begin -->" in text and "<!-- bench:results:end -->" in text
-    assert "| 10k |" in text
+    assert f"| {LABEL} |" in text
     stored = json.loads(bench.report.with_suffix(".json").read_text())["cases"]
     assert [case["customers"] for case in stored] == [SIZE]
     assert bench.report.with_name("benchmarks_time_vs_size.svg").read_text().startswith("<svg")
@@ -245,7 +246,7 @@ def test_report_keeps_hand_written_text_around_the_markers(bench: BenchRun,
     write_report(report, [bench.case])
     text = report.read_text()
     assert text.startswith("# Notes\nkept above\n") and text.endswith("kept below\n")
-    assert "\nold\n" not in text and "| 10k |" in text
+    assert "\nold\n" not in text and f"| {LABEL} |" in text
 
 
 def test_sizes_parse_with_suffixes() -> None:
