@@ -23,7 +23,7 @@ build: $(STAMP)
 
 ## test: the whole test suite (dbt build on test data, lint, unit tests, oracle, ...), on two
 ## workers: each test file runs whole on one of them, so its module fixtures are built once.
-## The Spark suite is not in it yet (`make test-spark`: not passing end to end, ~12 min).
+## The Spark suite is not in it yet (`make test-spark`: passes, ~7 min; the budget comes first).
 test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not spark"
 

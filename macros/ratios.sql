@@ -28,6 +28,22 @@
     {{ safe_ratio(numerator, denominator, 100) }}
 {%- endmacro %}
 
+{#- The mean of an exact (decimal) column as a double, NULL when it has no
+    values. DuckDB's avg of a decimal is a double already; Spark's is a decimal
+    rounded to 4 more places than the column (12.5 / 3 is 4.166667, not
+    4.1666...), so Spark divides the exact sum as a double instead. -#}
+{% macro average_double(expression) -%}
+    {{ return(adapter.dispatch('average_double', 'retention_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro default__average_double(expression) -%}
+    cast(avg({{ expression }}) as {{ type_double() }})
+{%- endmacro %}
+
+{% macro spark__average_double(expression) -%}
+    {{ safe_ratio('sum(' ~ expression ~ ')', 'count(' ~ expression ~ ')') }}
+{%- endmacro %}
+
 {#- Spark: the 8-byte float is `double` (no `double precision`). -#}
 {% macro spark__type_double() -%}
     double

@@ -81,7 +81,7 @@ aggregated as (
         -- order the threads add them in, so two builds could differ in the last
         -- digit.
         cast(sum(tenure_days) as {{ type_double() }}) / 365.25 as tenure_years,
-        cast(avg(cac) as {{ type_double() }}) as average_cac,
+        {{ average_double('cac') }} as average_cac,
         sum(
             case
                 when revenue_rank <= ceiling(0.1 * segment_customers)
