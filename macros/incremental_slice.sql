@@ -77,7 +77,7 @@
     the engine can filter scans with it and hash-join on customer_id: compared
     with a column of a cross join, `period_start >= slice.slice_start` beside
     an equality turned a left join into a nested loop over every row of the
-    slice times every customer (docs/refresh.md, "What a refresh costs"). -#}
+    slice times every customer. -#}
 {% macro slice_start_literal(watermark, grain='period') -%}
     {%- if not execute -%}
         {{ return("cast(null as date)") }}
