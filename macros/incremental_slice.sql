@@ -72,12 +72,33 @@
     from {{ ref('int_as_of_dates_resolved') }}
 {%- endmacro %}
 
-{#- True for the rows of the slice this run rewrites. -#}
-{% macro refresh_slice_predicate(watermark, time_column=none, grain='period') -%}
+{#- slice_start_sql() resolved once, when the model runs, as a date literal.
+    A literal rather than a scalar subquery or a cross-joined one-row CTE, so
+    the engine can filter scans with it and hash-join on customer_id: compared
+    with a column of a cross join, `period_start >= slice.slice_start` beside
+    an equality turned a left join into a nested loop over every row of the
+    slice times every customer. -#}
+{% macro slice_start_literal(watermark, grain='period') -%}
+    {%- if not execute -%}
+        {{ return("cast(null as date)") }}
+    {%- endif -%}
+    {%- set rows = run_query(slice_start_sql(watermark, grain)).rows -%}
+    {%- if rows | length != 1 or rows[0][0] is none -%}
+        {{ exceptions.raise_compiler_error(
+            "slice_start_literal: int_as_of_dates_resolved must hold exactly one as-of date") }}
+    {%- endif -%}
+    {{ return("cast('" ~ rows[0][0] ~ "' as date)") }}
+{%- endmacro %}
+
+{#- True for the rows of the slice this run rewrites. slice_start: the
+    slice_start_literal() of the model, when it has read it already. -#}
+{% macro refresh_slice_predicate(watermark, time_column=none, grain='period',
+                                 slice_start=none) -%}
     (
         customer_id in ({{ changed_customers_sql(watermark) }})
         {%- if time_column %}
-            or {{ time_column }} >= ({{ slice_start_sql(watermark, grain) }})
+            or {{ time_column }} >= {{ slice_start
+                or slice_start_literal(watermark, grain) }}
         {%- endif %}
     )
 {%- endmacro %}

@@ -19,6 +19,8 @@
 -- depends_on: {{ ref('int_customers_fingerprinted') }}
 
 {%- set watermark = incremental_watermark('month_start') %}
+{%- set slice_start = slice_start_literal(watermark, 'month') if watermark
+    else none %}
 -- depends_on: {{ ref('int_as_of_dates_resolved') }}
 
 with
@@ -45,10 +47,6 @@ loyalty_tiers as (
         {{ changed_customers_sql(watermark) }}
     ),
 
-    slice as (
-        {{ slice_start_sql(watermark, 'month') }}
-    ),
-
 {% endif -%}
 tier_bands as (
     select
@@ -70,12 +68,11 @@ grid as (
     inner join months
         on months.month_start >= {{ month_start('customers.acquisition_date') }}
     {%- if watermark %}
-        cross join slice
         where
             customers.customer_id in (
                 select changed_customers.customer_id from changed_customers
             )
-            or months.month_start >= {{ add_months('slice.slice_start', -12) }}
+            or months.month_start >= {{ add_months(slice_start, -12) }}
     {%- endif %}
 ),
 
@@ -156,7 +153,8 @@ final as (
         {{ refreshed_at_literal() }} as refreshed_at
     from changes
     {%- if watermark %}
-        where {{ refresh_slice_predicate(watermark, 'month_start', 'month') }}
+        where {{ refresh_slice_predicate(
+            watermark, 'month_start', 'month', slice_start) }}
     {%- endif %}
 )
 

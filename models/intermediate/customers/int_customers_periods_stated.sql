@@ -33,6 +33,7 @@
 -- depends_on: {{ ref('int_customers_fingerprinted') }}
 
 {%- set watermark = incremental_watermark('period_start') %}
+{%- set slice_start = slice_start_literal(watermark) if watermark else none %}
 -- depends_on: {{ ref('int_as_of_dates_resolved') }}
 
 with
@@ -69,10 +70,6 @@ responses as (
         {{ changed_customers_sql(watermark) }}
     ),
 
-    slice as (
-        {{ slice_start_sql(watermark) }}
-    ),
-
     -- For customers outside the changed set only the slice is computed; the
     -- last purchase before it is carried in.
     carried_in as (
@@ -81,8 +78,7 @@ responses as (
             max(monthly_purchases.last_purchase_date_in_month)
                 as last_purchase_before_slice
         from monthly_purchases
-        cross join slice
-        where monthly_purchases.month_start < slice.slice_start
+        where monthly_purchases.month_start < {{ slice_start }}
         group by monthly_purchases.customer_id
     ),
 
@@ -97,14 +93,13 @@ monthly_in_scope as (
     select monthly_purchases.*
     from monthly_purchases
     {% if watermark -%}
-        cross join slice
         where
             monthly_purchases.customer_id in (
                 select changed_customers.customer_id from changed_customers
             )
             or {{ period_start('monthly_purchases.month_start') }}
             >= {{ period_start(add_days(
-                'slice.slice_start', -(var('churn_inactivity_days') + 1))) }}
+                slice_start, -(var('churn_inactivity_days') + 1))) }}
     {%- endif %}
 ),
 
@@ -140,12 +135,11 @@ reaches_in_scope as (
     select reaches.*
     from reaches
     {% if watermark -%}
-        cross join slice
         where
             reaches.customer_id in (
                 select changed_customers.customer_id from changed_customers
             )
-            or reaches.reach_period_start >= slice.slice_start
+            or reaches.reach_period_start >= {{ slice_start }}
     {%- endif %}
 ),
 
@@ -255,16 +249,13 @@ grid as (
         on candidate_periods.customer_id = customers.customer_id
     inner join periods
         on candidate_periods.period_start = periods.period_start
-    {%- if watermark %}
-        cross join slice
-    {%- endif %}
     where
         periods.period_start
         >= {{ period_start('customers.acquisition_date') }}
         and {{ when_incremental(watermark,
             'customers.customer_id in (select changed_customers.customer_id'
             ~ ' from changed_customers)'
-            ~ ' or periods.period_start >= slice.slice_start') }}
+            ~ ' or periods.period_start >= ' ~ slice_start) }}
 ),
 
 last_purchases as (
@@ -296,19 +287,27 @@ last_purchases as (
 ),
 
 -- Every period with a purchase is a row, so the running maximum over the rows
--- is the last purchase on or before the boundary (plus, for a slice, the
--- last purchase before it).
+-- is the last purchase on or before the boundary (plus, for a row of the
+-- slice, the last purchase before it). The join is on customer_id alone (a
+-- hash join; one carried_in row per customer) and the case keeps the carried
+-- date to the rows of the slice.
 boundaries as (
     select
         last_purchases.*,
         {%- if watermark %}
             greatest(
                 last_purchases.last_purchase_in_rows_to_end,
-                carried_in.last_purchase_before_slice
+                case
+                    when last_purchases.period_start >= {{ slice_start }}
+                        then carried_in.last_purchase_before_slice
+                end
             ) as last_purchase_date_at_end,
             greatest(
                 last_purchases.last_purchase_in_rows_to_start,
-                carried_in.last_purchase_before_slice
+                case
+                    when last_purchases.period_start >= {{ slice_start }}
+                        then carried_in.last_purchase_before_slice
+                end
             ) as last_purchase_date_at_start
         {%- else %}
             last_purchases.last_purchase_in_rows_to_end
@@ -318,11 +317,8 @@ boundaries as (
         {%- endif %}
     from last_purchases
     {% if watermark -%}
-        cross join slice
         left join carried_in
-            on
-                last_purchases.customer_id = carried_in.customer_id
-                and last_purchases.period_start >= slice.slice_start
+            on last_purchases.customer_id = carried_in.customer_id
     {%- endif %}
 ),
 
