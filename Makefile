@@ -21,11 +21,11 @@ export RETENTION_RAW_DIR ?= $(CURDIR)/data/sample
 build: $(STAMP)
 	$(BIN)/retention build
 
-## test: the whole test suite (dbt build on test data, lint, unit tests, oracle, ...), on two
-## workers: each test file runs whole on one of them, so its module fixtures are built once.
-## The Spark suite is not in it yet (`make test-spark`: passes, ~7 min; the budget comes first).
+## test: the whole test suite (dbt build on test data, lint, unit tests, oracle, PostgreSQL,
+## Spark, ...), on two workers: each test file runs whole on one of them, so its module
+## fixtures are built once.
 test: $(STAMP) system-packages
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not spark"
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## test-postgres: the project on a throwaway PostgreSQL server, compared with DuckDB
 test-postgres: $(STAMP) system-packages
