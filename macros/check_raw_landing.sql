@@ -142,25 +142,126 @@
         else none) }}
 {% endmacro %}
 
+{#- The one-line message every landing problem stops the run with, on DuckDB and Spark
+    alike: "Raw landing problem: " and what is wrong, naming file (and line). -#}
+{% macro raise_raw_landing_problem(message) %}
+    {{ exceptions.raise_compiler_error("Raw landing problem: " ~ message) }}
+{% endmacro %}
+
+{#- The landing day of this run: var landing_date, else RETENTION_LANDING_DATE, else the
+    run's UTC date; anything but YYYY-MM-DD stops the run. -#}
+{% macro raw_landing_date() %}
+    {%- set landing_date = var('landing_date', '') or env_var('RETENTION_LANDING_DATE', '')
+        or run_started_at.strftime('%Y-%m-%d') -%}
+    {%- if modules.re.match('^\d{4}-\d{2}-\d{2}$', landing_date | string) is none -%}
+        {{ exceptions.raise_compiler_error("var landing_date must be YYYY-MM-DD, got '"
+            ~ landing_date ~ "'") }}
+    {%- endif -%}
+    {{ return(landing_date) }}
+{% endmacro %}
+
+{#- A file below a table folder's sub-folder stops the run. -#}
+{% macro raise_raw_file_in_sub_folder(path, table) %}
+    {%- do raise_raw_landing_problem(path ~ " is inside a sub-folder of " ~ table ~ "/; batch"
+        ~ " files must lie directly in the table folder (see docs/raw_data_contract.md).") -%}
+{% endmacro %}
+
+{#- The batch-file kind of a file listed in a table folder of the contract (raw_file_kind);
+    a file in a sub-folder, another kind of file or an empty file stops the run naming it.
+    parts: its path below the raw folder split at '/' (table folder first); size: bytes, as text. -#}
+{% macro raw_batch_file_kind(path, parts, size) %}
+    {%- if parts | length > 2 -%}
+        {%- do raise_raw_file_in_sub_folder(path, parts[0]) -%}
+    {%- endif -%}
+    {%- set kind = raw_file_kind(parts[-1]) -%}
+    {%- if kind is none -%}
+        {%- do raise_raw_landing_problem(path ~ " is not a batch file; a table folder holds only"
+            ~ " *.csv, *.csv.gz or *.parquet files (any letter case). Move it out or rename it.") -%}
+    {%- endif -%}
+    {%- if size | string == '0' -%}
+        {%- do raise_raw_landing_problem(path ~ " is empty (0 bytes); a batch file needs at least"
+            ~ " a header row (a header-only file is a valid empty batch).") -%}
+    {%- endif -%}
+    {{ return(kind) }}
+{% endmacro %}
+
+{#- A line of a batch file that is not valid in its table's encoding stops the run. -#}
+{% macro raise_raw_encoding_problem(path, line, encoding, table) %}
+    {%- do raise_raw_landing_problem(path ~ ", line " ~ line ~ ": not valid " ~ encoding
+        ~ " text. Set RETENTION_RAW_ENCODING to the file's encoding (e.g."
+        ~ " RETENTION_RAW_ENCODING=" ~ table ~ "=windows-1252), see docs/raw_data_contract.md.") -%}
+{% endmacro %}
+
+{#- What is new or changed since the last run, from the landing record raw._landed_files:
+    a file is new unless the record has it with the same size, modification time and
+    encoding (then its recorded header is used). Returns {'new': [files], 'gone': [paths]}.
+    `string` is a type name DuckDB (an alias of varchar) and Spark both read. -#}
+{% macro raw_landing_changes(present) %}
+    {%- set recorded = {} -%}
+    {%- for row in run_query("select file_path, cast(file_size as string),"
+            ~ " cast(file_modified_epoch as string), encoding, header_columns"
+            ~ " from raw._landed_files").rows -%}
+        {%- do recorded.update({row[0]: row}) -%}
+    {%- endfor -%}
+    {%- set new_files = [] -%}
+    {%- set present_paths = present | map(attribute='path') | list -%}
+    {%- for file in present -%}
+        {%- set known = recorded.get(file.path) -%}
+        {%- if known and known[1] == file.size and known[2] == file.mtime
+                and known[3] == file.encoding -%}
+            {%- do file.update({'header': fromjson(known[4])}) -%}
+        {%- else -%}
+            {%- do new_files.append(file) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set gone = [] -%}
+    {%- for path in recorded if path not in present_paths -%}
+        {%- do gone.append(path) -%}
+    {%- endfor -%}
+    {{ return({'new': new_files, 'gone': gone}) }}
+{% endmacro %}
+
 {#- Every file's header names each required column once (a file: path, table,
     header; shared by the DuckDB and Spark landing). -#}
 {% macro check_raw_headers(present) %}
     {%- for file in present -%}
         {%- set names = file.header | map('trim') | map('lower') | list -%}
         {%- for name in names if name and names.count(name) > 1 -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ file.path
-                ~ ": the header names column '" ~ name ~ "' twice; every column may appear once.") }}
+            {%- do raise_raw_landing_problem(file.path ~ ": the header names column '" ~ name
+                ~ "' twice; every column may appear once.") -%}
         {%- endfor -%}
         {%- set required = raw_required_columns(file.table) -%}
         {%- for column in required if column not in names -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ file.path
-                ~ ": missing required column '" ~ column ~ "' (its header has: "
-                ~ (file.header | join(', ') or 'nothing') ~ "). Every " ~ file.table
-                ~ " file needs: " ~ required | join(', ') ~ "; the other columns are optional."
-                ~ " See docs/raw_data_contract.md.") }}
+            {%- do raise_raw_landing_problem(file.path ~ ": missing required column '" ~ column
+                ~ "' (its header has: " ~ (file.header | join(', ') or 'nothing') ~ "). Every "
+                ~ file.table ~ " file needs: " ~ required | join(', ') ~ "; the other columns are"
+                ~ " optional. See docs/raw_data_contract.md.") -%}
         {%- endfor -%}
     {%- endfor -%}
 
+{% endmacro %}
+
+{#- A table of the contract without batch files: `transactions` stops the run, another
+    table is logged in one line saying what is off (the source's meta when_absent). -#}
+{% macro check_raw_table_has_files(node, files, raw_dir) %}
+    {%- if not files and node.identifier == 'transactions' -%}
+        {%- do raise_raw_landing_problem("no batch files for the required raw table"
+            ~ " 'transactions' (looked in " ~ raw_dir ~ "/transactions/ for *.csv, *.csv.gz or"
+            ~ " *.parquet). Set RETENTION_RAW_DIR to a folder laid out as in"
+            ~ " docs/raw_data_contract.md, or unset it to use the bundled sample.") -%}
+    {%- endif -%}
+    {%- if not files -%}
+        {{ log("landing: no " ~ node.identifier ~ " files: "
+            ~ (node.meta or {}).get('when_absent', 'this table is empty') ~ ".", info=true) }}
+    {%- endif -%}
+{% endmacro %}
+
+{#- One line per folder of the raw folder that is no table of the contract. -#}
+{% macro log_ignored_raw_folders(ignored) %}
+    {%- for table in ignored -%}
+        {{ log("landing: folder " ~ table ~ "/ is not a table of the contract and is ignored.",
+            info=true) }}
+    {%- endfor -%}
 {% endmacro %}
 
 {% macro duckdb__check_raw_landing() %}
@@ -175,12 +276,7 @@
 {% macro land_raw_files() %}
     {%- set raw_dir = env_var('RETENTION_RAW_DIR', 'data/sample').rstrip('/') -%}
     {%- set cache_dir = env_var('RETENTION_LANDING_DIR', target.path ~ '.landing') -%}
-    {%- set landing_date = var('landing_date', '') or env_var('RETENTION_LANDING_DATE', '')
-        or run_started_at.strftime('%Y-%m-%d') -%}
-    {%- if modules.re.match('^\d{4}-\d{2}-\d{2}$', landing_date | string) is none -%}
-        {{ exceptions.raise_compiler_error("var landing_date must be YYYY-MM-DD, got '"
-            ~ landing_date ~ "'") }}
-    {%- endif -%}
+    {%- set landing_date = raw_landing_date() -%}
     {%- set tables = raw_source_tables() -%}
     {%- set table_names = tables | map(attribute='identifier') | list -%}
     {%- set encodings = raw_table_encodings(table_names) -%}
@@ -209,9 +305,7 @@
         {%- set parts = path[raw_dir | length + 1:].split('/') -%}
         {%- if parts[0] in table_names and not parts[1].startswith('.')
                 and not parts[-1].startswith('.') -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is inside a"
-                ~ " sub-folder of " ~ parts[0] ~ "/; batch files must lie directly in the table"
-                ~ " folder (see docs/raw_data_contract.md).") }}
+            {%- do raise_raw_file_in_sub_folder(path, parts[0]) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set transcoded = run_query(
@@ -227,22 +321,8 @@
         {%- if table.startswith('.') or table.startswith('_') or name.startswith('.') -%}
         {%- elif table not in table_names -%}
             {%- if table not in ignored -%}{%- do ignored.append(table) -%}{%- endif -%}
-        {%- elif parts | length > 2 -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is inside a"
-                ~ " sub-folder of " ~ table ~ "/; batch files must lie directly in the table"
-                ~ " folder (see docs/raw_data_contract.md).") }}
         {%- else -%}
-            {%- set kind = raw_file_kind(name) -%}
-            {%- if kind is none -%}
-                {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is not a"
-                    ~ " batch file; a table folder holds only *.csv, *.csv.gz or *.parquet files"
-                    ~ " (any letter case). Move it out or rename it.") }}
-            {%- endif -%}
-            {%- if row[1] == '0' -%}
-                {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is empty"
-                    ~ " (0 bytes); a batch file needs at least a header row (a header-only file"
-                    ~ " is a valid empty batch).") }}
-            {%- endif -%}
+            {%- set kind = raw_batch_file_kind(path, parts, row[1]) -%}
             {%- set encoding = 'parquet' if kind == 'parquet' else encodings[table] -%}
             {%- set file = {'table': table, 'path': path, 'name': name, 'kind': kind,
                 'encoding': encoding, 'size': row[1], 'mtime': row[2],
@@ -251,10 +331,9 @@
                 {%- set copy = cache_dir ~ '/transcoded/' ~ table ~ '/' ~ row[1] ~ '-' ~ row[2]
                     ~ '-' ~ name ~ '.csv' -%}
                 {%- if copy not in transcoded -%}
-                    {{ exceptions.raise_compiler_error("Raw landing problem: " ~ table
-                        ~ " is set to Windows-1252 (RETENTION_RAW_ENCODING) and " ~ path
-                        ~ " has no UTF-8 copy yet; run `retention build` or `retention refresh`,"
-                        ~ " whose pre-flight converts it.") }}
+                    {%- do raise_raw_landing_problem(table ~ " is set to Windows-1252"
+                        ~ " (RETENTION_RAW_ENCODING) and " ~ path ~ " has no UTF-8 copy yet; run"
+                        ~ " `retention build` or `retention refresh`, whose pre-flight converts it.") -%}
                 {%- endif -%}
                 {%- do file.update({'read_path': copy, 'read_kind': 'csv',
                     'read_encoding': 'utf-8'}) -%}
@@ -264,27 +343,9 @@
     {%- endfor -%}
 
     {#- 2. The landing record: what is new or changed since the last run. -#}
-    {%- set recorded = {} -%}
-    {%- for row in run_query("select file_path, cast(file_size as varchar),"
-            ~ " cast(file_modified_epoch as varchar), encoding, header_columns"
-            ~ " from raw._landed_files").rows -%}
-        {%- do recorded.update({row[0]: row}) -%}
-    {%- endfor -%}
-    {%- set new_files = [] -%}
-    {%- set present_paths = present | map(attribute='path') | list -%}
-    {%- for file in present -%}
-        {%- set known = recorded.get(file.path) -%}
-        {%- if known and known[1] == file.size and known[2] == file.mtime
-                and known[3] == file.encoding -%}
-            {%- do file.update({'header': fromjson(known[4])}) -%}
-        {%- else -%}
-            {%- do new_files.append(file) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- set gone = [] -%}
-    {%- for path in recorded if path not in present_paths -%}
-        {%- do gone.append(path) -%}
-    {%- endfor -%}
+    {%- set changes = raw_landing_changes(present) -%}
+    {%- set new_files = changes['new'] -%}
+    {%- set gone = changes['gone'] -%}
 
     {#- 3. Headers of new files: the first line of each CSV, the schema of each Parquet file.
         `parallel = false`: a parallel scan of a large file (with preserve_insertion_order
@@ -357,11 +418,8 @@
             ~ " as errors inner join _landing_scans as scans using (scan_id, file_id)"
             ~ " where errors.error_type = 'INVALID ENCODING' group by 1 order by 1 limit 1") -%}
         {%- if bad.rows | length > 0 -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ bad.rows[0][0]
-                ~ ", line " ~ bad.rows[0][1] ~ ": not valid " ~ first.encoding
-                ~ " text. Set RETENTION_RAW_ENCODING to the file's encoding (e.g."
-                ~ " RETENTION_RAW_ENCODING=" ~ first.table ~ "=windows-1252), see"
-                ~ " docs/raw_data_contract.md.") }}
+            {%- do raise_raw_encoding_problem(bad.rows[0][0], bad.rows[0][1], first.encoding,
+                first.table) -%}
         {%- endif -%}
         {%- do run_query("delete from raw._malformed_rows where file_path in ("
             ~ sql_string_list(files | map(attribute='path')) ~ ")") -%}
@@ -401,16 +459,7 @@
     {%- set statements = [] -%}
     {%- for node in tables -%}
         {%- set files = present | selectattr('table', 'equalto', node.identifier) | list -%}
-        {%- if not files and node.identifier == 'transactions' -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: no batch files for the"
-                ~ " required raw table 'transactions' (looked in " ~ raw_dir ~ "/transactions/ for"
-                ~ " *.csv, *.csv.gz or *.parquet). Set RETENTION_RAW_DIR to a folder laid out as in"
-                ~ " docs/raw_data_contract.md, or unset it to use the bundled sample.") }}
-        {%- endif -%}
-        {%- if not files -%}
-            {{ log("landing: no " ~ node.identifier ~ " files: "
-                ~ (node.meta or {}).get('when_absent', 'this table is empty') ~ ".", info=true) }}
-        {%- endif -%}
+        {%- do check_raw_table_has_files(node, files, raw_dir) -%}
         {%- set groups = {} -%}
         {%- for file in files -%}
             {%- set key = [file.read_kind, file.read_encoding, tojson(file.header),
@@ -466,10 +515,7 @@
         {%- do statements.append("create or replace view raw." ~ node.identifier ~ " as "
             ~ selects | join(' union all ')) -%}
     {%- endfor -%}
-    {%- for table in ignored -%}
-        {{ log("landing: folder " ~ table ~ "/ is not a table of the contract and is ignored.",
-            info=true) }}
-    {%- endfor -%}
+    {%- do log_ignored_raw_folders(ignored) -%}
     {{ return(statements | join(';\n')) }}
 {% endmacro %}
 

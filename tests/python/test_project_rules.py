@@ -320,6 +320,54 @@ SEGMENT_VARS = {"period_segments": "fct_retention_kpis",
                 "value_segments": "fct_lifetime_value_segments"}
 
 
+LANDING_READERS = {"land_raw_files": Path("check_raw_landing.sql"),
+                   "spark_land_raw_files": Path("adapters/spark/landing.sql")}
+
+
+def macro_body(text: str, name: str) -> str:
+    """Macro ``name`` of a macro file, from its ``{% macro`` to its ``endmacro`` ("" if none)."""
+    found = re.search(r"\{%-?\s*macro\s+" + name + r"\s*\(", text)
+    return text[found.start():text.index("endmacro", found.start())] if found else ""
+
+
+def landing_guard_problems(macro_dir: Path) -> list[str]:
+    """Landing readers (DuckDB, Spark) that word a guard or a landing log line themselves
+    instead of calling the shared macros of check_raw_landing.sql."""
+    problems = []
+    for name, path in LANDING_READERS.items():
+        body = macro_body((macro_dir / path).read_text(encoding="utf-8"), name)
+        problems += [f"{name} ({path}): {words!r}" for words in
+                     ("raise_compiler_error", "Raw landing problem", '"landing: ')
+                     if words in body]
+    shared = macro_body((macro_dir / "check_raw_landing.sql").read_text(encoding="utf-8"),
+                        "raise_raw_landing_problem")
+    if '"Raw landing problem: " ~ message' not in shared:
+        problems.append("raise_raw_landing_problem: not the one-line landing message")
+    return problems
+
+
+def test_landing_guards_are_worded_once_for_duckdb_and_spark(tmp_path: Path) -> None:
+    """The DuckDB and Spark landing stop with the same one-line messages: every guard and
+    log line is a shared macro of check_raw_landing.sql (raise_raw_landing_problem,
+    raw_batch_file_kind, check_raw_headers, raise_raw_encoding_problem, ...) that both
+    readers call; neither words one itself."""
+    import shutil
+
+    assert landing_guard_problems(PROJECT_DIR / "macros") == []
+    # The check can fail: the Spark reader wording the missing-transactions guard itself.
+    broken = tmp_path / "macros"
+    shutil.copytree(PROJECT_DIR / "macros", broken)
+    spark = broken / LANDING_READERS["spark_land_raw_files"]
+    call = "{%- do check_raw_table_has_files(node, files, raw_dir) -%}"
+    assert call in spark.read_text(encoding="utf-8")
+    spark.write_text(spark.read_text(encoding="utf-8").replace(
+        call, '{{ exceptions.raise_compiler_error("Raw landing problem: no files") }}'),
+        encoding="utf-8")
+    assert landing_guard_problems(broken) == [
+        "spark_land_raw_files (adapters/spark/landing.sql): 'raise_compiler_error'",
+        "spark_land_raw_files (adapters/spark/landing.sql): 'Raw landing problem'"]
+
+
 def readme_section(readme: str, title: str) -> str:
     """The text of one ``## title`` section of the README."""
     assert f"\n## {title}\n" in readme, f"README has no section '## {title}'"

@@ -30,6 +30,12 @@
          the run naming file and line;
       5. (re)creates the views.
 
+    The guards and their one-line messages (raw_batch_file_kind, check_raw_headers,
+    raise_raw_encoding_problem, check_raw_table_has_files, raw_landing_date), the landing
+    record's new/changed/gone comparison (raw_landing_changes) and the log lines are the
+    macros the DuckDB reader calls (macros/check_raw_landing.sql), so both engines stop
+    with the same line; only the reading differs here.
+
     Encodings: Spark's CSV reader decodes UTF-8, UTF-16 and Windows-1252 itself
     (multiLine mode honours the encoding option), so no UTF-8 copies are needed.
     Raw paths are kept as RETENTION_RAW_DIR spells them (a relative folder is
@@ -99,12 +105,7 @@
     {%- set raw_dir = env_var('RETENTION_RAW_DIR', 'data/sample').rstrip('/') -%}
     {%- set absolute_dir = raw_dir if raw_dir.startswith('/')
         else env_var('PWD', '.').rstrip('/') ~ '/' ~ raw_dir -%}
-    {%- set landing_date = var('landing_date', '') or env_var('RETENTION_LANDING_DATE', '')
-        or run_started_at.strftime('%Y-%m-%d') -%}
-    {%- if modules.re.match('^\d{4}-\d{2}-\d{2}$', landing_date | string) is none -%}
-        {{ exceptions.raise_compiler_error("var landing_date must be YYYY-MM-DD, got '"
-            ~ landing_date ~ "'") }}
-    {%- endif -%}
+    {%- set landing_date = raw_landing_date() -%}
     {%- set tables = raw_source_tables() -%}
     {%- set table_names = tables | map(attribute='identifier') | list -%}
     {%- set encodings = raw_table_encodings(table_names) -%}
@@ -137,22 +138,8 @@
         {%- set name = parts[-1] -%}
         {%- if table not in table_names -%}
             {%- if table not in ignored -%}{%- do ignored.append(table) -%}{%- endif -%}
-        {%- elif parts | length > 2 -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is inside a"
-                ~ " sub-folder of " ~ table ~ "/; batch files must lie directly in the table"
-                ~ " folder (see docs/raw_data_contract.md).") }}
         {%- else -%}
-            {%- set kind = raw_file_kind(name) -%}
-            {%- if kind is none -%}
-                {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is not a"
-                    ~ " batch file; a table folder holds only *.csv, *.csv.gz or *.parquet files"
-                    ~ " (any letter case). Move it out or rename it.") }}
-            {%- endif -%}
-            {%- if row[1] == '0' -%}
-                {{ exceptions.raise_compiler_error("Raw landing problem: " ~ path ~ " is empty"
-                    ~ " (0 bytes); a batch file needs at least a header row (a header-only file"
-                    ~ " is a valid empty batch).") }}
-            {%- endif -%}
+            {%- set kind = raw_batch_file_kind(path, parts, row[1]) -%}
             {%- do present.append({'table': table, 'path': path, 'read_path': row[0],
                 'name': name, 'kind': kind,
                 'encoding': 'parquet' if kind == 'parquet' else encodings[table],
@@ -161,27 +148,9 @@
     {%- endfor -%}
 
     {#- 2. The landing record: what is new or changed since the last run. -#}
-    {%- set recorded = {} -%}
-    {%- for row in run_query("select file_path, cast(file_size as string),"
-            ~ " cast(file_modified_epoch as string), encoding, header_columns"
-            ~ " from raw._landed_files").rows -%}
-        {%- do recorded.update({row[0]: row}) -%}
-    {%- endfor -%}
-    {%- set new_files = [] -%}
-    {%- set present_paths = present | map(attribute='path') | list -%}
-    {%- for file in present -%}
-        {%- set known = recorded.get(file.path) -%}
-        {%- if known and known[1] == file.size and known[2] == file.mtime
-                and known[3] == file.encoding -%}
-            {%- do file.update({'header': fromjson(known[4])}) -%}
-        {%- else -%}
-            {%- do new_files.append(file) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- set gone = [] -%}
-    {%- for path in recorded if path not in present_paths -%}
-        {%- do gone.append(path) -%}
-    {%- endfor -%}
+    {%- set changes = raw_landing_changes(present) -%}
+    {%- set new_files = changes['new'] -%}
+    {%- set gone = changes['gone'] -%}
 
     {#- 3. Headers of new files: the first line of each CSV read unparsed (no quote
         character, a separator that never occurs), the schema of each Parquet file. -#}
@@ -267,11 +236,8 @@
             ~ " where is_undecodable group by 1 order by 1 limit 1") -%}
         {%- if bad.rows | length > 0 -%}
             {%- set bad_file = present | selectattr('path', 'equalto', bad.rows[0][0]) | first -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: " ~ bad.rows[0][0]
-                ~ ", line " ~ bad.rows[0][1] ~ ": not valid " ~ bad_file.encoding
-                ~ " text. Set RETENTION_RAW_ENCODING to the file's encoding (e.g."
-                ~ " RETENTION_RAW_ENCODING=" ~ bad_file.table ~ "=windows-1252), see"
-                ~ " docs/raw_data_contract.md.") }}
+            {%- do raise_raw_encoding_problem(bad.rows[0][0], bad.rows[0][1], bad_file.encoding,
+                bad_file.table) -%}
         {%- endif -%}
         {%- do spark_rewrite_without('raw._malformed_rows', "file_path in ("
             ~ spark_string_list(new_csv | map(attribute='path')) ~ ")") -%}
@@ -307,16 +273,7 @@
     {#- 5. The views, and one line per optional table that is absent. -#}
     {%- for node in tables -%}
         {%- set files = present | selectattr('table', 'equalto', node.identifier) | list -%}
-        {%- if not files and node.identifier == 'transactions' -%}
-            {{ exceptions.raise_compiler_error("Raw landing problem: no batch files for the"
-                ~ " required raw table 'transactions' (looked in " ~ raw_dir ~ "/transactions/ for"
-                ~ " *.csv, *.csv.gz or *.parquet). Set RETENTION_RAW_DIR to a folder laid out as in"
-                ~ " docs/raw_data_contract.md, or unset it to use the bundled sample.") }}
-        {%- endif -%}
-        {%- if not files -%}
-            {{ log("landing: no " ~ node.identifier ~ " files: "
-                ~ (node.meta or {}).get('when_absent', 'this table is empty') ~ ".", info=true) }}
-        {%- endif -%}
+        {%- do check_raw_table_has_files(node, files, raw_dir) -%}
         {%- set selects = [] -%}
         {%- for file in files -%}
             {%- set by_name = {} -%}
@@ -347,8 +304,5 @@
         {%- do run_query("create or replace view raw." ~ node.identifier ~ " as "
             ~ selects | join(' union all ')) -%}
     {%- endfor -%}
-    {%- for table in ignored -%}
-        {{ log("landing: folder " ~ table ~ "/ is not a table of the contract and is ignored.",
-            info=true) }}
-    {%- endfor -%}
+    {%- do log_ignored_raw_folders(ignored) -%}
 {% endmacro %}
