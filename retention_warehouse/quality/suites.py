@@ -82,7 +82,7 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
                            reason_categories: list[str],
                            rfm_segments: list[str]) -> dict[str, tuple[str, list]]:
     """Per mart: its key column and its structural expectations."""
-    statuses = ["active", "at_risk", "churned", "reactivated", "closed", "lead"]
+    statuses = ["active", "at_risk", "churned", "new", "reactivated", "closed", "lead"]
     counts_kpis = ["customers_at_start", "customers_at_end", "new_customers",
                    "reactivated_customers", "lost_customers", "purchases"]
     return {
