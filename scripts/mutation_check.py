@@ -101,10 +101,10 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         "nps_passives_as_promoters",
         "NPS promoters are 8-10 instead of 9-10",
-        "models/marts/retention/fct_retention_kpis.sql",
-        "survey_type = 'nps' and score >= 9",
-        "survey_type = 'nps' and score >= 8",
-        "fct_retention_kpis+",
+        "models/marts/retention/fct_survey_responses.sql",
+        "survey_type = 'nps' and is_positive as is_promoter",
+        "survey_type = 'nps' and (is_positive or score = 8) as is_promoter",
+        "fct_survey_responses+",
     ),
     Mutation(
         "fx_not_applied",

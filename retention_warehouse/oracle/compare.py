@@ -111,6 +111,17 @@ COMPARE_SPECS: dict[str, dict[str, Sequence[str]]] = {
         "count_cols": ["churned_customers", "customers_in_category"],
         "exact_cols": ["period_end", "is_complete_period"],
     },
+    "fct_survey_responses": {
+        "keys": ["response_id"],
+        "money_cols": [],
+        "rate_cols": [],
+        "count_cols": ["score", "ces_score"],
+        "exact_cols": [
+            "invitation_id", "customer_key", "survey_type", "response_date",
+            "response_period_start", "is_from_customer", "is_promoter", "is_passive",
+            "is_detractor", "is_satisfied",
+        ],
+    },
     "fct_customer_periods": {
         "keys": ["customer_key", "period_start"],
         "money_cols": [],

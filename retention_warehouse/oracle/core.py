@@ -4,7 +4,7 @@ fct_orders holds every clean sale of a real person dated on or before the as-of 
 cancelled ones included, netted by its refunds dated on or before the as-of date;
 revenue is booked for purchases only. dim_customers holds every real CRM person
 signed up on or before the as-of date, with their current state (docs/metrics.md
-and docs/metric_decisions.md, "Current status", "Lifecycle segment").
+and docs/metric_decisions.md, "Customer status, derived once", "Lifecycle segment").
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from retention_warehouse.oracle.calendar import (
     period_start,
 )
 from retention_warehouse.oracle.parsing import round_money
-from retention_warehouse.oracle.states import Model
+from retention_warehouse.oracle.states import Model, customer_state
 from retention_warehouse.oracle.value import net_revenue
 
 ORDER_COLUMNS = [
@@ -96,20 +96,12 @@ def _number_purchases(rows: list[dict[str, Any]]) -> None:
 
 
 def _current_status(model: Model, customer_id: str, at_risk_days: int) -> str:
+    """The customer's state in the period holding the as-of date; lead without a purchase."""
     cust = model.customers.get(customer_id)
     if cust is None:
         return "lead"
-    as_of, churn_days = model.as_of, model.churn_days
-    if cust.closure_date is not None and cust.closure_date <= as_of:
-        return "closed"
-    if not cust.is_active(as_of, churn_days):
-        return "churned"
-    s, _, _ = period_bounds(period_index(as_of, model.grain), as_of, model.grain)
-    if cust.acquisition_date <= s and not cust.is_active(s, churn_days):
-        return "reactivated"
-    last = cust.last_purchase_on_or_before(as_of)
-    assert last is not None
-    return "at_risk" if (as_of - last).days > at_risk_days else "active"
+    s, e, _ = period_bounds(period_index(model.as_of, model.grain), model.as_of, model.grain)
+    return customer_state(cust, s, e, model.churn_days, at_risk_days)
 
 
 def compute_customers(model: Model, tiers: dict[tuple[str, int], dict[str, Any]],

@@ -15,6 +15,7 @@ from retention_warehouse.oracle.kpis import compute_retention_kpis
 from retention_warehouse.oracle.predictions import compute_customer_predictions
 from retention_warehouse.oracle.semantic import compute_customer_periods
 from retention_warehouse.oracle.states import Model, Params, build_model
+from retention_warehouse.oracle.surveys import compute_survey_responses
 from retention_warehouse.oracle.tiers import compute_customer_tiers, compute_tiers
 from retention_warehouse.oracle.value import (
     compute_customer_lifetime_value,
@@ -50,6 +51,7 @@ def compute_marts(model: Model,
         "fct_lifetime_value_segments": compute_lifetime_value_segments(model),
         "fct_customer_tiers": compute_customer_tiers(tiers),
         "fct_churn_reasons": compute_churn_reasons(model),
+        "fct_survey_responses": compute_survey_responses(model),
         "fct_customer_periods": compute_customer_periods(model, tiers, at_risk_days),
     }
 

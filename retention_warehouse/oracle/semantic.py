@@ -5,8 +5,7 @@ which the customer can count (docs/metric_decisions.md): active at s or at e, a 
 a survey invitation sent or a response given in P, or P holds the as-of date. A period
 in which the customer is inactive at both ends and did nothing adds nothing to any sum,
 so it has no row. Each row has the flags whose sums are the period KPIs (S, E, N, R, L,
-at risk) and the customer's state at the period's end: closed (closure dated <= e), else
-churned (not active at e), else new, reactivated, at_risk, active.
+at risk) and the customer's state at the period's end (states.customer_state).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from retention_warehouse.oracle.calendar import (
     period_index,
     period_start,
 )
-from retention_warehouse.oracle.states import Customer, Model
+from retention_warehouse.oracle.states import Customer, Model, customer_state
 
 PERIOD_COLUMNS = [
     "customer_id", "period_start", "period_end", "effective_end", "is_complete_period",
@@ -31,18 +30,6 @@ PERIOD_COLUMNS = [
     "acquisition_date", "is_active_at_start", "is_active_at_end", "is_new", "is_reactivated",
     "is_lost", "is_at_risk_at_end", "is_referred_new", "days_since_last_purchase_at_end",
 ]
-
-
-def _state(closed: bool, active_e: bool, new: bool, reactivated: bool, at_risk: bool) -> str:
-    if closed:
-        return "closed"
-    if not active_e:
-        return "churned"
-    if new:
-        return "new"
-    if reactivated:
-        return "reactivated"
-    return "at_risk" if at_risk else "active"
 
 
 def _row(model: Model, cust: Customer, period: int, tiers: dict, at_risk_days: int
@@ -68,7 +55,7 @@ def _row(model: Model, cust: Customer, period: int, tiers: dict, at_risk_days: i
         "region": cust.person.region,
         "acquisition_channel": cust.person.acquisition_channel,
         "tier_at_end": tiers[(cust.customer_id, month_index(e))]["tier_name"],
-        "customer_state": _state(closed, active_e, new, reactivated, at_risk),
+        "customer_state": customer_state(cust, s, e, model.churn_days, at_risk_days),
         "is_referred": referred,
         "acquisition_date": acq,
         "is_active_at_start": active_s,

@@ -103,6 +103,25 @@ class Customer:
         return (t - last).days <= churn_days
 
 
+def customer_state(cust: Customer, s: date, e: date, churn_days: int, at_risk_days: int) -> str:
+    """The customer's status at e for the period (s, e]: the first that applies of closed
+    (closure dated <= e), churned (not active at e), new (acquired after s), reactivated
+    (not active at s), at_risk (more than ``at_risk_days`` days since the last purchase),
+    active. The one derivation: a period's customer_state and dim_customers' current
+    status (the period holding the as-of date) both come from here."""
+    if cust.closure_date is not None and cust.closure_date <= e:
+        return "closed"
+    if not cust.is_active(e, churn_days):
+        return "churned"
+    if s < cust.acquisition_date:
+        return "new"
+    if not cust.is_active(s, churn_days):
+        return "reactivated"
+    last = cust.last_purchase_on_or_before(e)
+    assert last is not None
+    return "at_risk" if (e - last).days > at_risk_days else "active"
+
+
 @dataclass
 class Model:
     """Everything the marts are computed from."""

@@ -40,6 +40,7 @@ MART_TABLES = (
     "fct_retention_kpis",
     "fct_cohort_retention",
     "fct_churn_reasons",
+    "fct_survey_responses",
     "fct_customer_lifetime_value",
     "fct_customer_tiers",
     "fct_lifetime_value_segments",

@@ -18,6 +18,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 
 from retention_warehouse.oracle import COMPARE_SPECS
+from retention_warehouse.oracle.inputs import SURVEY_TYPES
 from retention_warehouse.quality.compare import PRESENCE, ROW_KEY, Comparison
 
 COMPARISONS = tuple(Comparison.of(mart) for mart in COMPARE_SPECS)
@@ -82,7 +83,7 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
                            reason_categories: list[str],
                            rfm_segments: list[str]) -> dict[str, tuple[str, list]]:
     """Per mart: its key column and its structural expectations."""
-    statuses = ["active", "at_risk", "churned", "reactivated", "closed", "lead"]
+    statuses = ["active", "at_risk", "churned", "new", "reactivated", "closed", "lead"]
     counts_kpis = ["customers_at_start", "customers_at_end", "new_customers",
                    "reactivated_customers", "lost_customers", "purchases"]
     return {
@@ -153,6 +154,14 @@ def structure_expectations(expected: dict[str, pd.DataFrame], tier_names: list[s
             *_at_least(0, "trailing_12m_net_revenue"),
             gxe.ExpectColumnValuesToBeBetween(column="spend_to_next_tier", min_value=0,
                                               strict_min=True),
+        ]),
+        "fct_survey_responses": ("response_id", [
+            *_unique_key("response_id"), _row_count(expected["fct_survey_responses"]),
+            *_unique_key("invitation_id"),
+            gxe.ExpectColumnValuesToBeInSet(column="survey_type",
+                                            value_set=list(SURVEY_TYPES)),
+            gxe.ExpectColumnValuesToBeBetween(column="score", min_value=0, max_value=10),
+            gxe.ExpectColumnValuesToBeBetween(column="ces_score", min_value=1, max_value=7),
         ]),
         "fct_customer_periods": ("customer_period_key", [
             *_unique_key("customer_period_key"), _row_count(expected["fct_customer_periods"]),

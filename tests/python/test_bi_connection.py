@@ -13,7 +13,7 @@ from conftest import BuiltWarehouse
 
 # Every model with access: public in the marts schema (see each folder's YAML).
 PUBLIC_MARTS = {"dim_customers", "fct_orders", "fct_retention_kpis", "fct_cohort_retention",
-                "fct_churn_reasons", "fct_customer_lifetime_value",
+                "fct_churn_reasons", "fct_survey_responses", "fct_customer_lifetime_value",
                 "fct_lifetime_value_segments", "fct_customer_tiers", "fct_customer_periods",
                 "fct_customer_predictions", "fct_customer_value_model"}
 

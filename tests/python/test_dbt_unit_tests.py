@@ -29,6 +29,7 @@ MODELS_WITH_UNIT_TESTS = {
     "int_customers_periods_stated",  # states at W - 1, W, W + 1; new / reactivated / closed
     "int_customers_months_tiered",  # tier thresholds, up- and downgrades
     "fct_retention_kpis",  # S/E/N/L/R, rates, AOV, frequency, NPS/CSAT/CES
+    "fct_survey_responses",  # promoter / passive / detractor, satisfied, customers' answers
     "fct_cohort_retention",  # k = 0, unbounded retention, revenue retention
     "fct_customer_lifetime_value",  # CLTV with and without CAC
     "fct_lifetime_value_segments",  # predicted CLTV

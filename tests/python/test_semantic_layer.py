@@ -12,7 +12,9 @@ the marts, including when a metric is sliced by region or tier.
 
 from __future__ import annotations
 
+import copy
 import csv
+import json
 import math
 import subprocess
 import sys
@@ -24,23 +26,12 @@ from conftest import PROJECT_DIR, BuiltWarehouse
 
 MF = Path(sys.executable).with_name("mf")
 
-# mart column of fct_retention_kpis -> MetricFlow metric of the same KPI
-KPI_METRICS = {
-    "customers_at_start": "customers_at_start",
-    "customers_at_end": "active_customers",
-    "new_customers": "new_customers",
-    "reactivated_customers": "reactivated_customers",
-    "lost_customers": "lost_customers",
-    "at_risk_customers_at_end": "at_risk_customers",
-    "customer_retention_rate": "customer_retention_rate",
-    "strict_retention_rate": "strict_retention_rate",
-    "churn_rate": "churn_rate",
-    "referral_rate": "referral_rate",
-    "purchases": "purchases",
-    "net_revenue": "net_revenue",
-    "average_order_value": "average_order_value",
-    "purchase_frequency": "purchase_frequency",
-}
+# fct_retention_kpis columns answered by the MetricFlow metric of the same name
+KPI_COLUMNS = ("customers_at_start", "customers_at_end", "new_customers", "reactivated_customers",
+               "lost_customers", "at_risk_customers_at_end", "customer_retention_rate",
+               "strict_retention_rate", "churn_rate", "referral_rate", "purchases",
+               "net_revenue", "average_order_value", "purchase_frequency")
+KPI_METRICS = {column: column for column in KPI_COLUMNS}
 SURVEY_METRICS = {"nps": "nps", "csat": "csat", "ces": "ces"}
 CUSTOMER_PERIOD_COLUMNS = ("customers_at_start", "customers_at_end", "new_customers",
                            "lost_customers", "customer_retention_rate", "churn_rate",
@@ -121,6 +112,33 @@ def _compare(mart: dict[tuple[str, str], dict[str, object]],
             _assert_same(f"{key} {metric}", row[column], answer[key][metric])
 
 
+def misnamed_simple_metrics(semantic_manifest: dict) -> list[str]:
+    """Simple metrics not named like the measure they sum. The measures are named like the
+    mart columns holding the same number (customers_at_end, at_risk_customers_at_end,
+    expected_revenue_12m, ...), so a BI user finds one name for one number."""
+    return sorted(f"{metric['name']} (measure {metric['type_params']['measure']['name']})"
+                  for metric in semantic_manifest["metrics"] if metric["type"] == "simple"
+                  and metric["type_params"]["measure"]["name"] != metric["name"])
+
+
+def test_metrics_are_named_like_their_measure_and_mart_column(
+        warehouse: BuiltWarehouse) -> None:
+    """Every simple metric has its measure's name, and each KPI column of fct_retention_kpis
+    is answered by the metric of the same name (compared by value in the tests below)."""
+    manifest = json.loads((warehouse.target_dir / "semantic_manifest.json").read_text())
+    assert misnamed_simple_metrics(manifest) == []
+    metrics = {metric["name"] for metric in manifest["metrics"]}
+    columns = {row[0] for row in warehouse.query("describe marts.fct_retention_kpis")}
+    assert set(KPI_COLUMNS) | set(SURVEY_METRICS) <= metrics & columns
+    # The check can fail: E named active_customers (the cohort mart's column for another
+    # number) is reported.
+    renamed = copy.deepcopy(manifest)
+    for metric in renamed["metrics"]:
+        if metric["name"] == "customers_at_end":
+            metric["name"] = "active_customers"
+    assert misnamed_simple_metrics(renamed) == ["active_customers (measure customers_at_end)"]
+
+
 def test_metricflow_configs_validate_against_the_warehouse(metricflow: MetricFlow) -> None:
     """``mf validate-configs`` passes, data-warehouse checks included (every metric queried)."""
     result = metricflow.run("validate-configs")
@@ -184,10 +202,10 @@ def test_saved_query_monthly_retention_matches_the_mart(metricflow: MetricFlow,
     _compare(_mart_kpis(warehouse, "total", list(metric_of)), answer, metric_of)
 
 
-def test_expected_revenue_next_12m_matches_the_predictions_mart(
+def test_expected_revenue_12m_matches_the_predictions_mart(
         metricflow: MetricFlow, warehouse: BuiltWarehouse) -> None:
     """Expected revenue, CLV and alive customers by region equal sums of the mart's rows."""
-    metrics = ("expected_revenue_next_12m", "predicted_clv_next_12m", "expected_alive_customers")
+    metrics = ("expected_revenue_12m", "predicted_clv_12m", "expected_alive_customers")
     rows = metricflow.query("--metrics", ",".join(metrics), "--group-by", "customer__region")
     answer = {row["customer__region"]: row for row in rows}
     mart = warehouse.query(
@@ -202,5 +220,5 @@ def test_expected_revenue_next_12m_matches_the_predictions_mart(
             _assert_same(f"{region} {metric}", value, answer[region][metric])
     [(total,)] = warehouse.query("select sum(expected_revenue_12m) "
                                  "from marts.fct_customer_predictions")
-    [row] = metricflow.query("--metrics", "expected_revenue_next_12m")
-    _assert_same("total expected_revenue_next_12m", total, row["expected_revenue_next_12m"])
+    [row] = metricflow.query("--metrics", "expected_revenue_12m")
+    _assert_same("total expected_revenue_12m", total, row["expected_revenue_12m"])

@@ -398,6 +398,8 @@ final as (
         rows_that_count.is_lost,
         rows_that_count.is_at_risk_at_end,
         rows_that_count.is_closed_at_end,
+        -- The one derivation of the status (doc col_customer_state);
+        -- dim_customers' current_status reads it.
         case
             when rows_that_count.is_closed_at_end then 'closed'
             when not rows_that_count.is_active_at_end then 'churned'

@@ -77,13 +77,11 @@ final as (
         tier_entries.current_tier_since,
         current_states.trailing_12m_net_revenue_at_end
             as trailing_12m_net_revenue,
+        -- The status is derived once, in the state model (doc
+        -- col_customer_state); a lead has no period rows.
         case
             when customers.is_lead then 'lead'
-            when current_states.is_closed_at_end then 'closed'
-            when not current_states.is_active_at_end then 'churned'
-            when current_states.is_reactivated then 'reactivated'
-            when current_states.is_at_risk_at_end then 'at_risk'
-            else 'active'
+            else current_states.customer_state
         end as current_status,
         customers.closed_date,
         as_of.as_of_date,

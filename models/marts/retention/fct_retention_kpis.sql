@@ -12,10 +12,6 @@ tiers as (
     select * from {{ ref('int_customers_months_tiered') }}
 ),
 
-as_of as (
-    select * from {{ ref('int_as_of_dates_resolved') }}
-),
-
 people as (
     select * from {{ ref('int_customers_summarised') }}
 ),
@@ -25,13 +21,10 @@ invitations as (
     where not is_test_account
 ),
 
-responses as (
-    select * from {{ ref('stg_surveys__responses') }}
-    where not is_test_account
-),
-
-survey_types as (
-    select * from {{ ref('survey_types') }}
+-- The survey flags are decided once, per response (dated on or before the
+-- as-of date), in fct_survey_responses; here they are counted.
+survey_responses as (
+    select * from {{ ref('fct_survey_responses') }}
 ),
 
 -- Every aggregation below counts each row once per segment it belongs to
@@ -79,28 +72,22 @@ purchase_counts as (
 ),
 
 -- Survey KPIs count customers only: people acquired on or before the day
--- they answered (or were invited), in the period of that day.
--- Promoters, detractors and satisfied customers by the survey type's
--- thresholds (seed survey_types).
+-- they answered (or were invited), in the period of that day, segmented by
+-- the customer's state row of that period.
 responses_stated as (
     select
         states.*,
-        responses.survey_type,
-        responses.score,
-        coalesce(responses.score >= survey_types.positive_min_score, false)
-            as is_positive,
-        coalesce(responses.score <= survey_types.negative_max_score, false)
-            as is_negative
-    from responses
+        survey_responses.survey_type,
+        survey_responses.is_promoter,
+        survey_responses.is_detractor,
+        survey_responses.is_satisfied,
+        survey_responses.ces_score
+    from survey_responses
     inner join states
         on
-            responses.customer_id = states.customer_id
-            and {{ period_start('responses.response_date') }}
-            = states.period_start
-            and responses.response_date >= states.acquisition_date
-            and responses.response_date <= states.effective_end
-    left join survey_types
-        on responses.survey_type = survey_types.survey_type
+            survey_responses.customer_key = states.customer_key
+            and survey_responses.response_period_start = states.period_start
+    where survey_responses.is_from_customer
 ),
 
 responses_segmented as (
@@ -113,21 +100,13 @@ response_counts as (
         segment_type,
         segment_value,
         count(case when survey_type = 'nps' then 1 end) as nps_responses,
-        count(case when survey_type = 'nps' and is_positive then 1 end)
-            as nps_promoters,
-        count(case when survey_type = 'nps' and is_negative then 1 end)
-            as nps_detractors,
+        count(case when is_promoter then 1 end) as nps_promoters,
+        count(case when is_detractor then 1 end) as nps_detractors,
         count(case when survey_type = 'csat' then 1 end)
             as csat_responses,
-        count(case when survey_type = 'csat' and is_positive then 1 end)
-            as csat_satisfied,
+        count(case when is_satisfied then 1 end) as csat_satisfied,
         count(case when survey_type = 'ces' then 1 end) as ces_responses,
-        avg(
-            case
-                when survey_type = 'ces'
-                    then cast(score as {{ type_double() }})
-            end
-        ) as ces
+        avg(cast(ces_score as {{ type_double() }})) as ces
     from responses_segmented
     group by period_start, segment_type, segment_value
 ),
@@ -136,7 +115,7 @@ invitations_stated as (
     select
         states.*,
         invitations.survey_type,
-        responses.response_id is not null as is_answered
+        survey_responses.invitation_id is not null as is_answered
     from invitations
     inner join states
         on
@@ -145,11 +124,8 @@ invitations_stated as (
             = states.period_start
             and invitations.sent_date >= states.acquisition_date
             and invitations.sent_date <= states.effective_end
-    cross join as_of
-    left join responses
-        on
-            invitations.invitation_id = responses.invitation_id
-            and as_of.as_of_date >= responses.response_date
+    left join survey_responses
+        on invitations.invitation_id = survey_responses.invitation_id
 ),
 
 invitations_segmented as (
