@@ -155,34 +155,14 @@ landed as (
 -- Identical copies are one row; it counts as landed when its latest copy was.
 collapsed as (
     select
-        transaction_id,
-        order_id,
-        customer_id,
-        transaction_type,
-        transaction_at,
-        amount,
-        currency_code,
-        status,
-        sales_channel,
-        store_id,
-        items_count,
+        {{ raw_column_list('transactions') }},
         min(_source_file) as source_file,
         max(landing_sequence) as landing_sequence,
         max(landed_on) as landed_on,
         count(*) - 1 as collapsed_copies
     from landed
     group by
-        transaction_id,
-        order_id,
-        customer_id,
-        transaction_type,
-        transaction_at,
-        amount,
-        currency_code,
-        status,
-        sales_channel,
-        store_id,
-        items_count
+        {{ raw_column_list('transactions') }}
 ),
 
 -- Trimmed text, blank = NULL; the documented defaults of optional columns.
