@@ -1,10 +1,10 @@
 {#- Incremental (delete+insert by order_id): a run rebuilds only the orders
-    touched by something new and keeps every other row. See the model's
-    description in _transactions__models.yml for the rules. Rows without an
-    order_id (always rejected) are cheap: they are all rebuilt every run. The
-    landing order and day of each row are read from the landing record on
-    every run (never stored), so a rebuilt order ranks its rows as a full build
-    would. -#}
+    touched by something new and keeps every other row (which orders:
+    macros/changed_orders.sql; the rules are in the model's description in
+    _transactions__models.yml). Rows without an order_id (always rejected) are
+    cheap: they are all rebuilt every run. The landing order and day of each
+    row are read from the landing record on every run (never stored), so a
+    rebuilt order ranks its rows as a full build would. -#}
 {{ config(
     materialized=refresh_materialization(),
     incremental_strategy='delete+insert',
@@ -16,110 +16,16 @@
 
 with
 
-{% if is_incremental() -%}
-    stored as (
-        select * from {{ this }}
-    ),
-
-{% endif -%}
 customer_ids as (
     select * from {{ ref('stg_crm__customer_ids') }}
 ),
 
-{% if is_incremental() -%}
-    landed_files as (
-        select distinct source_file from stored
-    ),
-
-    -- Raw rows of files this model has not read yet (new days, re-sent copies).
-    new_rows as (
-        select
-            nullif(trim(landing.transaction_id), '') as transaction_id,
-            nullif(trim(landing.order_id), '') as order_id
-        from {{ source('transactions', 'transactions') }} as landing
-        left join landed_files
-            on landing._source_file = landed_files.source_file
-        where landed_files.source_file is null
-    ),
-
-    -- Rows inside the lookback window before the high-water mark are always
-    -- rebuilt (a corrected re-export of recent days under the same file name).
-    lookback as (
-        select
-            {{ add_days('max(transaction_date)',
-                -var('incremental_lookback_days')) }} as lookback_start
-        from stored
-    ),
-
-    recent_rows as (
-        select
-            stored.transaction_id,
-            stored.order_id
-        from stored
-        inner join lookback
-            on stored.transaction_date >= lookback.lookback_start
-    ),
-
-    -- Rows whose customer now maps differently: a CRM row that landed after the
-    -- purchase, a person merged into another, a test-account flag.
-    remapped_rows as (
-        select
-            stored.transaction_id,
-            stored.order_id
-        from stored
-        left join customer_ids
-            on stored.raw_customer_id = customer_ids.customer_id
-        where
-            stored.customer_id
-            is distinct from customer_ids.survivor_customer_id
-            or stored.is_test_account
-            != coalesce(customer_ids.is_test_account, false)
-    ),
-
-    changed_rows as (
-        select * from new_rows
-        union all
-        select * from recent_rows
-        union all
-        select * from remapped_rows
-    ),
-
-    -- A changed row touches its order and every order holding a row with the
-    -- same transaction_id (a reused id is ranked across orders).
-    affected_orders as (
-        select order_id from changed_rows
-        union
-        select stored.order_id
-        from stored
-        inner join changed_rows
-            on stored.transaction_id = changed_rows.transaction_id
-    ),
-
-    -- Every transaction_id of an affected order is read back in full, so the
-    -- duplicate ranking of those ids sees all their rows.
-    affected_transactions as (
-        select stored.transaction_id
-        from stored
-        inner join affected_orders
-            on stored.order_id = affected_orders.order_id
-        union
-        select transaction_id from new_rows
-    ),
-
-{% endif -%}
+{{ changed_orders_ctes(source('transactions', 'transactions')) }}
 source as (
     select * from {{ source('transactions', 'transactions') }}
-    {% if is_incremental() -%}
-        where
-            nullif(trim(order_id), '') is null
-            or trim(order_id) in (
-                select affected_orders.order_id from affected_orders
-            )
-            or trim(transaction_id) in (
-                select affected_transactions.transaction_id
-                from affected_transactions
-            )
-    {%- endif %}
+    {{ in_changed_orders(
+        "nullif(trim(order_id), '')", 'trim(transaction_id)'
+    ) }}
 ),
 
 fx_rates as (
@@ -426,14 +332,8 @@ final as (
             end
         ) as rejection_reason
     from refund_totalled
-    {% if is_incremental() -%}
-        -- Rows of other orders were read only as context.
-        where
-            order_id is null
-            or order_id in (
-                select affected_orders.order_id from affected_orders
-            )
-    {%- endif %}
+    -- Rows of other orders were read only as context.
+    {{ in_changed_orders('order_id') }}
 )
 
 select * from final
