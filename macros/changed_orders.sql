@@ -1,5 +1,5 @@
 {#-
-    Which orders an incremental run of the ledger (base_transactions__transactions,
+    Which orders an incremental run of the ledger (int_transactions_linked,
     delete+insert by order_id) rebuilds. A run reads back the rows it stored
     ({{ this }}) and finds the rows that changed: rows of raw files it has not read
     yet (new days, re-sent copies), rows dated within var incremental_lookback_days
@@ -14,7 +14,9 @@
 
     changed_orders_ctes(source_relation, customer_ids): the CTEs stored, ...,
     affected_orders (order_id) and affected_transactions (transaction_id), each
-    followed by a comma, for the model's `with`. customer_ids names a relation or
+    followed by a comma, for the model's `with`. source_relation holds the raw
+    rows' transaction_id, order_id and _source_file, not collapsed
+    (base_transactions__row_files). customer_ids names a relation or
     CTE of the current customer mapping (customer_id, survivor_customer_id,
     is_test_account), defined before them.
 -#}
