@@ -281,7 +281,7 @@ def vanished_raw_files(warehouse: Path, raw_dir: Path) -> list[str]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         try:
             rows = con.execute(
-                "select distinct source_file from staging.base_transactions__transactions"
+                "select distinct source_file from intermediate.int_transactions_linked"
             ).fetchall()
         except duckdb.CatalogException:
             return []

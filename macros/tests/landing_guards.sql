@@ -8,7 +8,7 @@
 {#- The raw tables, their base model and the filter of rows that stand for raw rows. -#}
 {% macro raw_table_bases() %}
     {{ return([
-        ('transactions', 'base_transactions__transactions', 'true'),
+        ('transactions', 'int_transactions_linked', 'true'),
         ('crm_customers', 'base_crm__customers', 'not is_derived'),
         ('crm_account_events', 'base_crm__account_events', 'true'),
         ('survey_invitations', 'base_surveys__invitations', 'true'),
@@ -22,7 +22,7 @@
 {% macro quarantine_advice(table, reason) %}
     {%- if reason == 'missing_fx_rate' -%}
         {%- set base = 'base_marketing__spend' if table == 'marketing_spend'
-            else 'base_transactions__transactions' -%}
+            else 'int_transactions_linked' -%}
         {%- set date_column = 'spend_month' if table == 'marketing_spend' else 'transaction_date' -%}
         {%- set first = run_query("select cast(" ~ date_column ~ " as " ~ dbt.type_string() ~ "), currency_code from "
             ~ ref(base) ~ " where rejection_reason = 'missing_fx_rate' order by 1, 2 limit 1") -%}

@@ -23,7 +23,8 @@ MIN_UNIT_TESTS = 15
 
 # Every model whose logic docs/metrics.md defines must carry at least one unit test.
 MODELS_WITH_UNIT_TESTS = {
-    "base_transactions__transactions",  # timestamp formats, safe cast, FX, refund rules
+    "base_transactions__transactions",  # timestamp formats, safe cast, row checks
+    "int_transactions_linked",  # FX, versions, refund rules
     "stg_reference__fx_rates",  # FX rate through the reporting currency
     "int_orders_netted",  # refunds, cancellations, purchase sequence
     "int_customers_periods_stated",  # states at W - 1, W, W + 1; new / reactivated / closed

@@ -121,7 +121,7 @@ def differences(left: Path, right: Path) -> dict[str, tuple[int, int]]:
             "select table_name from duckdb_tables() where database_name = 'other' "
             "and schema_name = 'marts'").fetchall()]
         assert len(tables) >= 8, tables
-        for table in [*tables, "staging.base_transactions__transactions"]:
+        for table in [*tables, "intermediate.int_transactions_linked"]:
             left_out = LANDING_TIME_COLUMNS.get(table)
             cols = f"* exclude ({left_out})" if left_out else "*"
             one = con.execute(f"select count(*) from (select {cols} from {table} except all "

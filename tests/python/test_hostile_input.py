@@ -379,7 +379,7 @@ def test_emails_match_after_nfc_trim_and_lower_case(hostile: Hostile) -> None:
     assert query(hostile.db, "select is_test_account from staging.stg_crm__customers "
                              "where customer_id = 'C06'") == [(True,)]
     c02_orders = query(hostile.db, "select distinct customer_id from "
-                                   "staging.base_transactions__transactions "
+                                   "intermediate.int_transactions_linked "
                                    "where raw_customer_id = 'C02'")
     assert c02_orders == [("C01",)]
 
@@ -387,10 +387,10 @@ def test_emails_match_after_nfc_trim_and_lower_case(hostile: Hostile) -> None:
 def test_real_export_formats_are_read(hostile: Hostile) -> None:
     """An upper-case .CSV, a .csv.gz, typed Parquet and a Windows-1252 export all load."""
     rows = dict(query(hostile.db, "select transaction_id, amount from "
-                                  "staging.base_transactions__transactions where rejection_reason "
+                                  "intermediate.int_transactions_linked where rejection_reason "
                                   "is null and transaction_id in ('TP-1', 'TP-2', 'TE-SUN')"))
     assert rows == {"TP-1": Decimal("25.50"), "TP-2": Decimal("30.00"), "TE-SUN": Decimal("40.00")}
-    assert query(hostile.db, "select transacted_at from staging.base_transactions__transactions "
+    assert query(hostile.db, "select transacted_at from intermediate.int_transactions_linked "
                              "where transaction_id = 'TP-2'") == [(datetime(2021, 8, 2, 11, 30),)]
     [(comment,)] = query(hostile.db, f"select comment from staging.stg_surveys__responses "
                                      f"where response_id = 'R{CUSTOMERS[2]}'")
@@ -401,7 +401,7 @@ def test_fx_is_carried_over_weekends_and_not_over_long_gaps(hostile: Hostile) ->
     """Sunday 2021-03-07 uses Friday 03-05's rate; 2021-07-12 (no rate since 07-02) is
     missing_fx_rate, and no seed row covers 2021."""
     [(rate,)] = query(hostile.db, "select rate_to_reporting from "
-                                  "staging.base_transactions__transactions "
+                                  "intermediate.int_transactions_linked "
                                   "where transaction_id = 'TE-SUN'")
     assert rate == Decimal(eur_rate(date(2021, 3, 5)))
     assert quarantined(hostile.db, "transactions")["TE-GAP"] == "missing_fx_rate"

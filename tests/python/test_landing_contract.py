@@ -92,6 +92,23 @@ def test_the_required_list_check_sees_a_difference(warehouse: BuiltWarehouse) ->
     assert compiled_required(warehouse.target_dir) != broken
 
 
+def macro_raw_columns(macro_text: str) -> dict[str, list[str]]:
+    """The column list of each raw table in macros/get_raw_columns.sql."""
+    block = macro_text.split("{%- set columns = {", 1)[1].split("} -%}", 1)[0]
+    return {table: re.findall(r"'(\w+)'", columns)
+            for table, columns in re.findall(r"'(\w+)': \[([^\]]*)\]", block)}
+
+
+def test_raw_column_lists_are_the_contract() -> None:
+    """The base models' column lists (get_raw_columns) = contract.py, table by table, in order."""
+    macro = (PROJECT_DIR / "macros" / "get_raw_columns.sql").read_text()
+    expected = {table.name: table.column_names for table in RAW_TABLES}
+    assert macro_raw_columns(macro) == expected
+    # It can fail: a column dropped from one list is seen.
+    broken = macro.replace("'store_id', ", "", 1)
+    assert macro_raw_columns(broken) != expected
+
+
 def test_optional_tables_say_what_is_off_in_one_place(warehouse: BuiltWarehouse) -> None:
     """Each optional table's 'when absent' line is the same in contract.py and the sources."""
     for source in warehouse.dbt_manifest["sources"].values():

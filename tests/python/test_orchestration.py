@@ -53,7 +53,7 @@ def test_definitions_load_with_models_checks_and_schedule(definitions: dg.Defini
     graph = definitions.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"marts/fct_orders", "marts/fct_retention_kpis",
-            "staging/base_transactions__transactions", "snapshots/snap_customer_tiers",
+            "intermediate/int_transactions_linked", "snapshots/snap_customer_tiers",
             "transactions/transactions"} <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     assert ("transactions/transactions", "source_freshness") in checks

@@ -297,7 +297,7 @@ def kill_midway(root: Path, through: date) -> bool:
     midway = False
     while time.monotonic() < deadline and process.poll() is None:
         text = log.read_text(errors="replace")[start:] if log.exists() else ""
-        if "OK created sql incremental model staging.base_transactions__transactions" in text:
+        if "OK created sql incremental model intermediate.int_transactions_linked" in text:
             midway = True
             break
         time.sleep(0.2)
@@ -397,7 +397,7 @@ def test_every_step_ran(history: History) -> None:
 def test_late_rows_really_arrived_late(history: History) -> None:
     """The held-back rows were missing after the first refresh and are there after DAY0."""
     ids = ", ".join(f"'{t}'" for t in history.late_transaction_ids)
-    sql = ("select count(distinct transaction_id) from staging.base_transactions__transactions"
+    sql = ("select count(distinct transaction_id) from intermediate.int_transactions_linked"
            f" where transaction_id in ({ids})")
     with duckdb.connect(str(history.snapshots["initial"]), read_only=True) as con:
         assert con.execute(sql).fetchone()[0] == 0
@@ -417,8 +417,8 @@ def test_incremental_refreshes_equal_a_full_build(history: History) -> None:
 
 def test_staging_ledger_equals_a_full_build(history: History) -> None:
     """The incremental model itself (not only the marts) equals its full build."""
-    sql = ("select count(*) from (select * from {a}.staging.base_transactions__transactions "
-           "except all select * from {b}.staging.base_transactions__transactions)")
+    sql = ("select count(*) from (select * from {a}.intermediate.int_transactions_linked "
+           "except all select * from {b}.intermediate.int_transactions_linked)")
     with duckdb.connect(str(history.published), read_only=True) as con:
         con.execute(f"attach '{history.full_build}' as full_build (read_only)")
         assert con.execute(sql.format(a="wh", b="full_build")).fetchone()[0] == 0
@@ -550,10 +550,10 @@ def test_daily_selection_leaves_out_only_what_cannot_have_changed(history: Histo
 def test_resent_file_is_collapsed_not_double_counted(history: History) -> None:
     with duckdb.connect(str(history.published), read_only=True) as con:
         collapsed = con.execute(
-            "select count(*) from staging.base_transactions__transactions"
+            "select count(*) from intermediate.int_transactions_linked"
             f" where collapsed_copies > 0 and transaction_date = '{DAY0}'").fetchone()[0]
         rows_day0 = con.execute(
-            "select count(*) from staging.base_transactions__transactions"
+            "select count(*) from intermediate.int_transactions_linked"
             f" where transaction_date = '{DAY0}'").fetchone()[0]
     assert rows_day0 > 0 and collapsed == rows_day0
 

@@ -29,9 +29,9 @@ DEFECT_LANDING: dict[str, str] = {
     "duplicate_person": f"select count(*) from {QUARANTINE} "
     "where source_table = 'crm_customers' and reason_code = 'duplicate'",
     "test_account": "select count(*) from staging.stg_crm__customers where is_test_account",
-    "second_date_format": "select count(*) from staging.base_transactions__transactions "
+    "second_date_format": "select count(*) from intermediate.int_transactions_linked "
     "where transaction_at_format = 'day_first'",
-    "missing_offset": "select count(*) from staging.base_transactions__transactions "
+    "missing_offset": "select count(*) from intermediate.int_transactions_linked "
     "where transaction_at_format = 'iso_no_offset'",
     "missing_required_field_transactions": f"select count(*) from {QUARANTINE} "
     "where source_table = 'transactions' and reason_code = 'missing_required_field'",
@@ -99,8 +99,8 @@ def copy_of(warehouse, tmp_path: Path) -> dict[str, str]:
 def test_reconciliation_test_fails_when_staging_drops_a_row(warehouse, tmp_path: Path) -> None:
     env = copy_of(warehouse, tmp_path)
     with duckdb.connect(env["RETENTION_DB"]) as con:
-        con.execute("delete from staging.base_transactions__transactions where transaction_id = ("
-                    "select min(transaction_id) from staging.base_transactions__transactions "
+        con.execute("delete from intermediate.int_transactions_linked where transaction_id = ("
+                    "select min(transaction_id) from intermediate.int_transactions_linked "
                     "where rejection_reason is null)")
     broken = warehouse.dbt("test", "--select", "test_name:raw_rows_reconcile", env=env)
     assert broken.returncode != 0

@@ -12,14 +12,12 @@ customer_ids as (
 
 collapsed as (
     select
-        event_id,
-        customer_id,
-        event_type,
-        event_at,
+        {{ raw_column_list('crm_account_events') }},
         min(_source_file) as source_file,
         count(*) - 1 as collapsed_copies
     from source
-    group by event_id, customer_id, event_type, event_at
+    group by
+        {{ raw_column_list('crm_account_events') }}
 ),
 
 typed as (

@@ -34,39 +34,13 @@ erasure_requests as (
 
 collapsed as (
     select
-        customer_id,
-        email,
-        phone,
-        first_name,
-        last_name,
-        birth_date,
-        country_code,
-        preferred_language,
-        signup_at,
-        acquisition_channel,
-        referred_by_customer_id,
-        marketing_consent,
-        is_test_account,
-        updated_at,
+        {{ raw_column_list('crm_customers') }},
         min(_source_file) as source_file,
         max(landing_sequence) as landing_sequence,
         count(*) - 1 as collapsed_copies
     from landed
     group by
-        customer_id,
-        email,
-        phone,
-        first_name,
-        last_name,
-        birth_date,
-        country_code,
-        preferred_language,
-        signup_at,
-        acquisition_channel,
-        referred_by_customer_id,
-        marketing_consent,
-        is_test_account,
-        updated_at
+        {{ raw_column_list('crm_customers') }}
 ),
 
 typed as (

@@ -34,20 +34,12 @@ monthly_rates as (
 
 collapsed as (
     select
-        spend_month,
-        country_code,
-        acquisition_channel,
-        currency_code,
-        spend_amount,
+        {{ raw_column_list('marketing_spend') }},
         min(_source_file) as source_file,
         count(*) - 1 as collapsed_copies
     from source
     group by
-        spend_month,
-        country_code,
-        acquisition_channel,
-        currency_code,
-        spend_amount
+        {{ raw_column_list('marketing_spend') }}
 ),
 
 typed as (

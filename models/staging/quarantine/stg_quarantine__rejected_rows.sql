@@ -10,7 +10,7 @@
         ['signup_at_raw', 'email'], 'customer_id', 'signup_at_raw'),
     ('crm_account_events', 'base_crm__account_events', 'event_id',
         ['raw_customer_id', 'event_type', 'event_at_raw'], 'raw_customer_id', 'event_at_raw'),
-    ('transactions', 'base_transactions__transactions', 'transaction_id',
+    ('transactions', 'int_transactions_linked', 'transaction_id',
         ['raw_customer_id', 'transaction_type', 'transaction_at_raw', 'amount_raw', 'currency_code'],
         'raw_customer_id', 'transaction_at_raw'),
     ('survey_invitations', 'base_surveys__invitations', 'invitation_id',

@@ -11,13 +11,12 @@ source as (
 
 collapsed as (
     select
-        rate_date,
-        currency_code,
-        usd_per_unit,
+        {{ raw_column_list('fx_rates') }},
         min(_source_file) as source_file,
         count(*) - 1 as collapsed_copies
     from source
-    group by rate_date, currency_code, usd_per_unit
+    group by
+        {{ raw_column_list('fx_rates') }}
 ),
 
 typed as (

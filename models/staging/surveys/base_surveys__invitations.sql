@@ -16,14 +16,12 @@ survey_types as (
 
 collapsed as (
     select
-        invitation_id,
-        customer_id,
-        survey_type,
-        sent_at,
+        {{ raw_column_list('survey_invitations') }},
         min(_source_file) as source_file,
         count(*) - 1 as collapsed_copies
     from source
-    group by invitation_id, customer_id, survey_type, sent_at
+    group by
+        {{ raw_column_list('survey_invitations') }}
 ),
 
 typed as (

@@ -29,22 +29,12 @@ survey_types as (
 
 collapsed as (
     select
-        response_id,
-        invitation_id,
-        score,
-        comment,
-        exit_reason_code,
-        responded_at,
+        {{ raw_column_list('survey_responses') }},
         min(_source_file) as source_file,
         count(*) - 1 as collapsed_copies
     from source
     group by
-        response_id,
-        invitation_id,
-        score,
-        comment,
-        exit_reason_code,
-        responded_at
+        {{ raw_column_list('survey_responses') }}
 ),
 
 -- Invitations sent to people who asked for erasure (any of their ids): the

@@ -4,6 +4,13 @@
     parses (before any other check of the row), shaped like a CRM export row.
     A view: it costs nothing when a CRM is landed. -#}
 {{ config(materialized='view') }}
+{#- A CRM export row: the id, the signup (ISO 8601 without offset: read back
+    as UTC by staging) and every other column NULL. -#}
+{%- set derived = {
+    'customer_id': 'first_sales.customer_id',
+    'signup_at': format_timestamp_iso('first_sales.first_transacted_at'),
+} %}
+{%- set null_text = 'cast(null as ' ~ dbt.type_string() ~ ')' %}
 
 with
 
@@ -32,21 +39,9 @@ first_sales as (
 
 final as (
     select
-        customer_id,
-        cast(null as {{ dbt.type_string() }}) as email,
-        cast(null as {{ dbt.type_string() }}) as phone,
-        cast(null as {{ dbt.type_string() }}) as first_name,
-        cast(null as {{ dbt.type_string() }}) as last_name,
-        cast(null as {{ dbt.type_string() }}) as birth_date,
-        cast(null as {{ dbt.type_string() }}) as country_code,
-        cast(null as {{ dbt.type_string() }}) as preferred_language,
-        -- ISO 8601 without offset: read back as UTC by staging.
-        {{ format_timestamp_iso('first_transacted_at') }} as signup_at,
-        cast(null as {{ dbt.type_string() }}) as acquisition_channel,
-        cast(null as {{ dbt.type_string() }}) as referred_by_customer_id,
-        cast(null as {{ dbt.type_string() }}) as marketing_consent,
-        cast(null as {{ dbt.type_string() }}) as is_test_account,
-        cast(null as {{ dbt.type_string() }}) as updated_at,
+        {%- for column in get_raw_columns('crm_customers') %}
+            {{ derived.get(column, null_text) }} as {{ column }},
+        {%- endfor %}
         'derived from transactions' as _source_file
     from first_sales
 )

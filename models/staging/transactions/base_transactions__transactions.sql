@@ -1,129 +1,15 @@
-{#- Incremental (delete+insert by order_id): a run rebuilds only the orders
-    touched by something new and keeps every other row. See the model's
-    description in _transactions__models.yml for the rules. Rows without an
-    order_id (always rejected) are cheap: they are all rebuilt every run. The
-    landing order and day of each row are read from the landing record on
-    every run (never stored), so a rebuilt order ranks its rows as a full build
-    would. -#}
-{{ config(
-    materialized=refresh_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-    on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }}"
-        ~ " where order_id is null{% endif %}",
-) }}
+{#- Every distinct raw ledger row, typed, with the checks that need nothing
+    but the row (and its file's landing day): one source, no joins to other
+    systems. Re-keying customers, FX conversion, version ranking and refund
+    linking follow in intermediate/orders/int_transactions_linked, the
+    incremental ledger, which reads this view only for the orders it rebuilds
+    (a view, so that filter reaches the raw read). -#}
+{{ config(materialized='view') }}
 
 with
 
-{% if is_incremental() -%}
-    stored as (
-        select * from {{ this }}
-    ),
-
-{% endif -%}
-customer_ids as (
-    select * from {{ ref('stg_crm__customer_ids') }}
-),
-
-{% if is_incremental() -%}
-    landed_files as (
-        select distinct source_file from stored
-    ),
-
-    -- Raw rows of files this model has not read yet (new days, re-sent copies).
-    new_rows as (
-        select
-            nullif(trim(landing.transaction_id), '') as transaction_id,
-            nullif(trim(landing.order_id), '') as order_id
-        from {{ source('transactions', 'transactions') }} as landing
-        left join landed_files
-            on landing._source_file = landed_files.source_file
-        where landed_files.source_file is null
-    ),
-
-    -- Rows inside the lookback window before the high-water mark are always
-    -- rebuilt (a corrected re-export of recent days under the same file name).
-    lookback as (
-        select
-            {{ add_days('max(transaction_date)',
-                -var('incremental_lookback_days')) }} as lookback_start
-        from stored
-    ),
-
-    recent_rows as (
-        select
-            stored.transaction_id,
-            stored.order_id
-        from stored
-        inner join lookback
-            on stored.transaction_date >= lookback.lookback_start
-    ),
-
-    -- Rows whose customer now maps differently: a CRM row that landed after the
-    -- purchase, a person merged into another, a test-account flag.
-    remapped_rows as (
-        select
-            stored.transaction_id,
-            stored.order_id
-        from stored
-        left join customer_ids
-            on stored.raw_customer_id = customer_ids.customer_id
-        where
-            stored.customer_id
-            is distinct from customer_ids.survivor_customer_id
-            or stored.is_test_account
-            != coalesce(customer_ids.is_test_account, false)
-    ),
-
-    changed_rows as (
-        select * from new_rows
-        union all
-        select * from recent_rows
-        union all
-        select * from remapped_rows
-    ),
-
-    -- A changed row touches its order and every order holding a row with the
-    -- same transaction_id (a reused id is ranked across orders).
-    affected_orders as (
-        select order_id from changed_rows
-        union
-        select stored.order_id
-        from stored
-        inner join changed_rows
-            on stored.transaction_id = changed_rows.transaction_id
-    ),
-
-    -- Every transaction_id of an affected order is read back in full, so the
-    -- duplicate ranking of those ids sees all their rows.
-    affected_transactions as (
-        select stored.transaction_id
-        from stored
-        inner join affected_orders
-            on stored.order_id = affected_orders.order_id
-        union
-        select transaction_id from new_rows
-    ),
-
-{% endif -%}
 source as (
     select * from {{ source('transactions', 'transactions') }}
-    {% if is_incremental() -%}
-        where
-            nullif(trim(order_id), '') is null
-            or trim(order_id) in (
-                select affected_orders.order_id from affected_orders
-            )
-            or trim(transaction_id) in (
-                select affected_transactions.transaction_id
-                from affected_transactions
-            )
-    {%- endif %}
-),
-
-fx_rates as (
-    select * from {{ ref('stg_reference__fx_rates') }}
 ),
 
 currency_minor_units as (
@@ -132,13 +18,6 @@ currency_minor_units as (
 
 landing_record as (
     select * from {{ ref('base_landing__files') }}
-),
-
--- The reporting currency needs no rate (exactly 1); any other needs FX rows.
-known_currencies as (
-    select distinct currency_code from fx_rates
-    union
-    select '{{ var("reporting_currency") }}' as currency_code
 ),
 
 -- Each raw row with its file's place in the landing order and landing day.
@@ -155,34 +34,14 @@ landed as (
 -- Identical copies are one row; it counts as landed when its latest copy was.
 collapsed as (
     select
-        transaction_id,
-        order_id,
-        customer_id,
-        transaction_type,
-        transaction_at,
-        amount,
-        currency_code,
-        status,
-        sales_channel,
-        store_id,
-        items_count,
+        {{ raw_column_list('transactions') }},
         min(_source_file) as source_file,
         max(landing_sequence) as landing_sequence,
         max(landed_on) as landed_on,
         count(*) - 1 as collapsed_copies
     from landed
     group by
-        transaction_id,
-        order_id,
-        customer_id,
-        transaction_type,
-        transaction_at,
-        amount,
-        currency_code,
-        status,
-        sales_channel,
-        store_id,
-        items_count
+        {{ raw_column_list('transactions') }}
 ),
 
 -- Trimmed text, blank = NULL; the documented defaults of optional columns.
@@ -231,6 +90,7 @@ typed as (
                 else trimmed.order_id || '#' || trimmed.transaction_type
             end
         ) as transaction_id,
+        trimmed.given_transaction_id,
         trimmed.given_transaction_id is null as is_transaction_id_derived,
         trimmed.order_id,
         trimmed.raw_customer_id,
@@ -261,199 +121,29 @@ typed as (
         on trimmed.currency_code = currency_minor_units.currency_code
 ),
 
-row_checked as (
-    select
-        typed.*,
-        customer_ids.survivor_customer_id as customer_id,
-        coalesce(customer_ids.is_test_account, false) as is_test_account,
-        case
-            when typed.currency_code = '{{ var("reporting_currency") }}'
-                then cast(1 as decimal(18, 8))
-            else fx_rates.rate_to_reporting
-        end as rate_to_reporting,
-        case
-            when typed.has_blank_required_field then 'missing_required_field'
-            when typed.transacted_at is null then 'unparseable_date'
-            when
-                typed.transaction_type not in ('sale', 'refund')
-                or typed.status not in ('completed', 'cancelled')
-                or typed.amount is null
-                or {{ is_invalid('typed.items_count_raw',
-                    'typed.items_count') }}
-                then 'invalid_value'
-            -- Dated after the day its file landed: no real row can be.
-            when cast(typed.transacted_at as date) > typed.landed_on
-                then 'future_dated'
-            when typed.amount < 0 then 'negative_amount'
-            when typed.amount = 0 then 'invalid_value'
-            when known_currencies.currency_code is null
-                then 'unknown_currency'
-            when
-                typed.currency_code != '{{ var("reporting_currency") }}'
-                and fx_rates.rate_to_reporting is null
-                then 'missing_fx_rate'
-            when customer_ids.survivor_customer_id is null
-                then 'unknown_customer'
-        end as row_rejection_reason
-    from typed
-    left join customer_ids
-        on typed.raw_customer_id = customer_ids.customer_id
-    left join known_currencies
-        on typed.currency_code = known_currencies.currency_code
-    left join fx_rates
-        on
-            typed.currency_code = fx_rates.currency_code
-            and cast(typed.transacted_at as date) = fx_rates.rate_date
-),
-
--- One row per transaction_id: the copy from the most recently landed file
--- wins, older ones are superseded; two versions in one file: the earliest
--- timestamp wins, the other is a duplicate.
-id_ranked as (
-    select
-        *,
-        row_number() over (
-            partition by row_rejection_reason is null, transaction_id
-            order by
-                landing_sequence desc, transacted_at asc, order_id asc,
-                amount_raw asc
-        ) as id_rank,
-        max(landing_sequence) over (
-            partition by row_rejection_reason is null, transaction_id
-        ) as latest_landing_sequence
-    from row_checked
-),
-
-id_checked as (
-    select
-        *,
-        case
-            when row_rejection_reason is not null then row_rejection_reason
-            when id_rank > 1 and landing_sequence < latest_landing_sequence
-                then 'superseded'
-            when id_rank > 1 then 'duplicate'
-        end as id_rejection_reason
-    from id_ranked
-),
-
-sale_checked as (
-    select
-        *,
-        case
-            when id_rejection_reason is not null then id_rejection_reason
-            when
-                transaction_type = 'sale'
-                and row_number() over (
-                    partition by
-                        id_rejection_reason is null,
-                        transaction_type,
-                        order_id
-                    order by transacted_at, transaction_id
-                ) > 1
-                then 'duplicate'
-        end as sale_rejection_reason
-    from id_checked
-),
-
-sales as (
-    select
-        order_id,
-        amount as order_amount,
-        currency_code as order_currency_code,
-        status as order_status,
-        customer_id as order_customer_id
-    from sale_checked
-    where sale_rejection_reason is null and transaction_type = 'sale'
-),
-
-refund_linked as (
-    select
-        sale_checked.*,
-        sales.order_amount,
-        case
-            when sale_checked.sale_rejection_reason is not null
-                then sale_checked.sale_rejection_reason
-            when sale_checked.transaction_type = 'sale' then null
-            when sales.order_id is null then 'unknown_order'
-            when sales.order_status = 'cancelled'
-                then 'refund_of_cancelled_order'
-            when sales.order_currency_code != sale_checked.currency_code
-                then 'currency_mismatch'
-        end as link_rejection_reason
-    from sale_checked
-    -- The refund-only match is a join key (not an extra ON condition): DuckDB
-    -- plans `a.x = b.x and a.type = 'refund'` as a nested-loop join, which made
-    -- this model quadratic (150 s at 10k customers; see docs/benchmarks.md).
-    left join sales
-        on
-            case
-                when sale_checked.transaction_type = 'refund'
-                    then sale_checked.order_id
-            end = sales.order_id
-),
-
--- Refunds of one order may not add up to more than the order: the refund
--- that crosses the order amount (and any after it) is set aside.
-refund_totalled as (
-    select
-        *,
-        case
-            when
-                link_rejection_reason is null
-                and transaction_type = 'refund'
-                then sum(amount) over (
-                    partition by
-                        link_rejection_reason is null,
-                        transaction_type,
-                        order_id
-                    order by transacted_at, transaction_id
-                    rows between unbounded preceding and current row
-                )
-        end as cumulative_refunded_amount
-    from refund_linked
-),
-
+-- The checks of the row alone, first match wins; the ledger adds the ones
+-- that need the FX rates and the CRM (unknown_currency, missing_fx_rate,
+-- unknown_customer) after these.
 final as (
     select
-        transaction_id,
-        is_transaction_id_derived,
-        order_id,
-        customer_id,
-        raw_customer_id,
-        transaction_type,
-        transaction_at_raw,
-        transacted_at,
+        *,
         cast(transacted_at as date) as transaction_date,
-        transaction_at_format,
-        amount_raw,
-        amount,
-        currency_code,
-        rate_to_reporting,
-        cast(round(amount * rate_to_reporting, 2) as decimal(18, 2))
-            as amount_reporting,
-        status,
-        sales_channel,
-        store_id,
-        items_count,
-        is_test_account,
-        source_file,
-        collapsed_copies,
-        coalesce(
-            link_rejection_reason,
-            case
-                when cumulative_refunded_amount > order_amount
-                    then 'refund_exceeds_order'
-            end
-        ) as rejection_reason
-    from refund_totalled
-    {% if is_incremental() -%}
-        -- Rows of other orders were read only as context.
-        where
-            order_id is null
-            or order_id in (
-                select affected_orders.order_id from affected_orders
-            )
-    {%- endif %}
+        case
+            when has_blank_required_field then 'missing_required_field'
+            when transacted_at is null then 'unparseable_date'
+            when
+                transaction_type not in ('sale', 'refund')
+                or status not in ('completed', 'cancelled')
+                or amount is null
+                or {{ is_invalid('items_count_raw', 'items_count') }}
+                then 'invalid_value'
+            -- Dated after the day its file landed: no real row can be.
+            when cast(transacted_at as date) > landed_on
+                then 'future_dated'
+            when amount < 0 then 'negative_amount'
+            when amount = 0 then 'invalid_value'
+        end as rejection_reason
+    from typed
 )
 
 select * from final

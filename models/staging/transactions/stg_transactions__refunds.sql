@@ -1,7 +1,7 @@
 with
 
 transactions as (
-    select * from {{ ref('base_transactions__transactions') }}
+    select * from {{ ref('int_transactions_linked') }}
 ),
 
 final as (
