@@ -75,6 +75,11 @@ class BuiltWarehouse:
         return self.root / "build_manifest.json"
 
     @property
+    def build_run_results(self) -> dict:
+        """dbt's ``run_results.json`` of the build (a copy, as the build left it)."""
+        return json.loads((self.root / "build_run_results.json").read_text())
+
+    @property
     def dbt_manifest(self) -> dict:
         """dbt's ``manifest.json`` of the build."""
         return json.loads((self.target_dir / "manifest.json").read_text())
@@ -109,6 +114,8 @@ def make_warehouse(root: Path, customers: int = SAMPLE_CUSTOMERS, seed: int = SA
         # The build's own manifest: later dbt runs with --vars re-render target/manifest.json,
         # and which tests ran before depends on the order (pytest-xdist).
         shutil.copyfile(target_dir / "manifest.json", root / "build_manifest.json")
+        # ... and its run results (every node of the build, unit tests included).
+        shutil.copyfile(target_dir / "run_results.json", root / "build_run_results.json")
     return built
 
 

@@ -26,8 +26,13 @@ def dagster_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     root = tmp_path_factory.mktemp("dagster")
     (root / "home").mkdir()
     generate(root / "raw", customers=CUSTOMERS, seed=42, fmt="csv")
-    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "DBT_TARGET_PATH", "DBT_LOG_PATH",
+                                            "DBT_EXCLUDE_RESOURCE_TYPES")}
     os.environ["DAGSTER_HOME"] = str(root / "home")
+    # dbt's unit tests mock their inputs (the same result on any data; the session build and
+    # test_dbt_unit_tests.py run them) and are no asset checks: the materialisation leaves
+    # them out and runs every model, snapshot, seed and data test.
+    os.environ["DBT_EXCLUDE_RESOURCE_TYPES"] = "unit_test"
     os.environ.pop("DBT_TARGET_PATH", None)
     os.environ.pop("DBT_LOG_PATH", None)
     os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"

@@ -12,14 +12,54 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from conftest import PROJECT_DIR, BuiltWarehouse
 
-from retention_warehouse.quality import command, run_checkpoint
+from retention_warehouse.oracle import Landing, Params
+from retention_warehouse.oracle.states import Model
+from retention_warehouse.quality import checkpoint, command, run_checkpoint
 from retention_warehouse.quality.report import SUMMARY_FILE, VALIDATION_FILE
+
+
+@pytest.fixture(scope="module", autouse=True)
+def oracle_once_per_input() -> Iterator[None]:
+    """The checkpoint's expected values, computed once per distinct input in this module.
+
+    Every corruption here changes a mart of a copy, never the raw files, the landing record
+    or the run parameters the oracle recomputes the marts from, so each in-process
+    checkpoint would recompute the very same expected marts. ``build_model`` and
+    ``compute_marts`` are memoised on their full arguments (the raw folder, seeds, run
+    parameters, landing record, fitted value-model parameters): another input is computed
+    afresh; every comparison and expectation still runs on each copy.
+    """
+    models: dict[tuple, Model] = {}
+    marts: dict[tuple, dict[str, pd.DataFrame]] = {}
+    build_model, compute_marts = checkpoint.build_model, checkpoint.compute_marts
+
+    def build_model_once(folder: Path, seeds: Path, params: Params,
+                         landing: Landing | None = None) -> Model:
+        key = (str(folder), str(seeds), repr(params), repr(landing))
+        if key not in models:
+            models[key] = build_model(folder, seeds, params, landing)
+        return models[key]
+
+    def compute_marts_once(model: Model,
+                           value_model: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+        fitted = None if value_model is None else value_model.to_json(orient="split")
+        key = (id(model), fitted)
+        if key not in marts:
+            marts[key] = compute_marts(model, value_model)
+        return {name: frame.copy(deep=True) for name, frame in marts[key].items()}
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checkpoint, "build_model", build_model_once)
+        patch.setattr(checkpoint, "compute_marts", compute_marts_once)
+        yield
 
 
 def corrupted_copy(warehouse: BuiltWarehouse, root: Path, sql: str) -> Path:

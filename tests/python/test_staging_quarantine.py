@@ -93,7 +93,10 @@ def copy_of(warehouse, tmp_path: Path) -> dict[str, str]:
     """A throwaway copy of the warehouse file; returns the dbt env pointing at it."""
     copy = tmp_path / warehouse.db_path.name  # same name: views reference the catalog by it
     shutil.copyfile(warehouse.db_path, copy)
-    return {"RETENTION_DB": str(copy), "DBT_LOG_PATH": str(tmp_path / "logs")}
+    # its own target folder: another warehouse file is another dbt profile, which would
+    # throw away the session warehouse's partial parse (the next dbt run there parses anew)
+    return {"RETENTION_DB": str(copy), "DBT_TARGET_PATH": str(tmp_path / "target"),
+            "DBT_LOG_PATH": str(tmp_path / "logs")}
 
 
 def test_reconciliation_test_fails_when_staging_drops_a_row(warehouse, tmp_path: Path) -> None:
@@ -175,13 +178,17 @@ def test_erased_customers_keep_orders_but_lose_personal_data(warehouse) -> None:
     assert orders > 0
 
 
-def test_source_freshness_passes_at_the_data_date_and_fails_later(warehouse) -> None:
+def test_source_freshness_passes_at_the_data_date_and_fails_later(warehouse,
+                                                                  tmp_path: Path) -> None:
     [(last,)] = warehouse.query(
         "select max(order_date) from staging.stg_transactions__orders")
+    # --vars runs in their own target folder: other vars throw away the partial parse
+    env = {"DBT_TARGET_PATH": str(tmp_path / "target")}
     fresh = warehouse.dbt("source", "freshness", "--vars",
-                          json.dumps({"as_of_date": last.isoformat()}))
+                          json.dumps({"as_of_date": last.isoformat()}), env=env)
     assert fresh.returncode == 0, fresh.stdout[-3000:]
-    stale = warehouse.dbt("source", "freshness", "--vars", json.dumps({"as_of_date": "2026-06-30"}))
+    stale = warehouse.dbt("source", "freshness", "--vars", json.dumps({"as_of_date": "2026-06-30"}),
+                          env=env)
     assert stale.returncode != 0
     assert "ERROR STALE" in stale.stdout
 
