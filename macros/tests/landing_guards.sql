@@ -61,7 +61,7 @@
     {#- Every relation is referenced outside `if execute`, so dbt sees the dependencies. -#}
     {%- set quarantine = ref('stg_quarantine__rejected_rows') -%}
     {%- set malformed = ref('base_landing__malformed_rows') -%}
-    {%- set orders = ref('stg_transactions__orders') -%}
+    {%- set orders = ref('int_orders_accepted') -%}
     {%- set counts = [] -%}
     {%- for table, base, rows in raw_table_bases() -%}
         {%- do counts.append("select '" ~ table ~ "' as source_table, count(*)"

@@ -33,7 +33,7 @@ def dbt_statuses(warehouse: BuiltWarehouse, as_of: str, folder: Path) -> dict[st
 
 def test_statuses_equal_dbt_source_freshness(warehouse: BuiltWarehouse,
                                              tmp_path: Path) -> None:
-    [(last,)] = warehouse.query("select max(order_date) from staging.stg_transactions__orders")
+    [(last,)] = warehouse.query("select max(order_date) from intermediate.int_orders_accepted")
     # The build's manifest, before any --vars run could re-render it.
     manifest = warehouse.build_manifest_path
     seen = set()

@@ -346,7 +346,7 @@ def test_ragged_rows_are_malformed_with_file_and_line_and_the_rest_loads(
         f"{ragged}:3": "malformed_row", f"{ragged}:4": "malformed_row",
         f"{ragged}:6": "malformed_row"}
     orders = dict(query(hostile.db, "select sale_transaction_id, sale_amount from "
-                                    "staging.stg_transactions__orders "
+                                    "intermediate.int_orders_accepted "
                                     "where sale_transaction_id like 'TR-%'"))
     assert orders == {"TR-1": Decimal("15.00"), "TR-4": Decimal("18.00")}
 
@@ -365,7 +365,7 @@ def test_scores_are_integers_never_rounded(hostile: Hostile) -> None:
 def test_resent_ids_keep_the_most_recently_landed_copy_in_both_name_orders(
         hostile: Hostile) -> None:
     clean = dict(query(hostile.db, "select sale_transaction_id, sale_amount from "
-                                   "staging.stg_transactions__orders where sale_transaction_id "
+                                   "intermediate.int_orders_accepted where sale_transaction_id "
                                    "like 'T-RESENT-%'"))
     assert clean == {"T-RESENT-1": Decimal("12.00"), "T-RESENT-2": Decimal("22.00")}
     superseded = query(hostile.db, f"select record_id, source_file from {QUARANTINE} "
@@ -416,7 +416,7 @@ def test_fx_is_carried_over_weekends_and_not_over_long_gaps(hostile: Hostile) ->
 
 def test_every_raw_line_is_accounted_for(hostile: Hostile) -> None:
     """Lines written = clean rows + quarantined rows, per table; no NULL record id."""
-    clean_models = {"transactions": ["stg_transactions__orders", "stg_transactions__refunds"],
+    clean_models = {"transactions": ["int_orders_accepted", "int_refunds_accepted"],
                     "crm_customers": ["stg_crm__customers"],
                     "survey_invitations": ["stg_surveys__invitations"],
                     "survey_responses": ["stg_surveys__responses"]}

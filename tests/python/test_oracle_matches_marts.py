@@ -115,7 +115,7 @@ def test_pinned_as_of_cuts_the_data(pinned_warehouse: BuiltWarehouse,
     assert last["effective_end"] == PINNED_AS_OF and last["is_complete_period"] is False
     assert last["period_end"] == date(2024, 9, 30)
     loaded = pinned_warehouse.query(
-        "select max(order_date) from staging.stg_transactions__orders")[0][0]
+        "select max(order_date) from intermediate.int_orders_accepted")[0][0]
     assert loaded > PINNED_AS_OF, "the raw sample must hold data after the pinned as-of date"
 
 

@@ -73,7 +73,7 @@ def test_every_raw_row_is_accounted_for(warehouse) -> None:
     clean_models = {
         "crm_customers": ["stg_crm__customers"],
         "crm_account_events": ["stg_crm__account_events"],
-        "transactions": ["stg_transactions__orders", "stg_transactions__refunds"],
+        "transactions": ["int_orders_accepted", "int_refunds_accepted"],
         "survey_invitations": ["stg_surveys__invitations"],
         "survey_responses": ["stg_surveys__responses"],
         "marketing_spend": ["stg_marketing__spend"],
@@ -181,7 +181,7 @@ def test_erased_customers_keep_orders_but_lose_personal_data(warehouse) -> None:
 def test_source_freshness_passes_at_the_data_date_and_fails_later(warehouse,
                                                                   tmp_path: Path) -> None:
     [(last,)] = warehouse.query(
-        "select max(order_date) from staging.stg_transactions__orders")
+        "select max(order_date) from intermediate.int_orders_accepted")
     # --vars runs in their own target folder: other vars throw away the partial parse
     env = {"DBT_TARGET_PATH": str(tmp_path / "target")}
     fresh = warehouse.dbt("source", "freshness", "--vars",

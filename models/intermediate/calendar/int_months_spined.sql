@@ -7,7 +7,7 @@ as_of as (
 ),
 
 orders as (
-    select * from {{ ref('stg_transactions__orders') }}
+    select * from {{ ref('int_orders_accepted') }}
 ),
 
 customers as (

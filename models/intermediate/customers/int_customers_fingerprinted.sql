@@ -28,11 +28,11 @@ events as (
 ),
 
 orders as (
-    select * from {{ ref('stg_transactions__orders') }}
+    select * from {{ ref('int_orders_accepted') }}
 ),
 
 refunds as (
-    select * from {{ ref('stg_transactions__refunds') }}
+    select * from {{ ref('int_refunds_accepted') }}
 ),
 
 invitations as (

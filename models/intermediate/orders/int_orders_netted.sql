@@ -20,11 +20,11 @@
 with
 
 orders as (
-    select * from {{ ref('stg_transactions__orders') }}
+    select * from {{ ref('int_orders_accepted') }}
 ),
 
 refunds as (
-    select * from {{ ref('stg_transactions__refunds') }}
+    select * from {{ ref('int_refunds_accepted') }}
 ),
 
 as_of as (

@@ -1,3 +1,7 @@
+{#- The accepted sale rows of the ledger (no rejection reason), renamed for
+    what reads them. A view, as in staging: it only selects and renames. -#}
+{{ config(materialized='view') }}
+
 with
 
 transactions as (
