@@ -50,7 +50,8 @@ def oracle_once_per_input() -> Iterator[None]:
 
     def compute_marts_once(model: Model,
                            value_model: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-        fitted = None if value_model is None else value_model.to_json(orient="split")
+        fitted = (None if value_model is None
+                  else value_model.to_json(orient="split", date_format="iso"))
         key = (id(model), fitted)
         if key not in marts:
             marts[key] = compute_marts(model, value_model)
