@@ -416,12 +416,13 @@ def test_fx_is_carried_over_weekends_and_not_over_long_gaps(hostile: Hostile) ->
 
 def test_every_raw_line_is_accounted_for(hostile: Hostile) -> None:
     """Lines written = clean rows + quarantined rows, per table; no NULL record id."""
-    clean_models = {"transactions": ["int_orders_accepted", "int_refunds_accepted"],
-                    "crm_customers": ["stg_crm__customers"],
-                    "survey_invitations": ["stg_surveys__invitations"],
-                    "survey_responses": ["stg_surveys__responses"]}
+    clean_models = {"transactions": ["intermediate.int_orders_accepted",
+                                     "intermediate.int_refunds_accepted"],
+                    "crm_customers": ["staging.stg_crm__customers"],
+                    "survey_invitations": ["staging.stg_surveys__invitations"],
+                    "survey_responses": ["staging.stg_surveys__responses"]}
     for table, models in clean_models.items():
-        clean = sum(query(hostile.db, f"select count(*) from staging.{m}")[0][0] for m in models)
+        clean = sum(query(hostile.db, f"select count(*) from {m}")[0][0] for m in models)
         [(kept,)] = query(hostile.db, f"select coalesce(sum(raw_rows), 0) from {QUARANTINE} "
                                       f"where source_table = '{table}'")
         assert clean + kept == hostile.raw_lines[table], table

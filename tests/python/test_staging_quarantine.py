@@ -71,19 +71,19 @@ def test_every_defect_kind_lands_exactly_where_documented(warehouse) -> None:
 def test_every_raw_row_is_accounted_for(warehouse) -> None:
     """Raw rows (counted in the files by DuckDB) = clean staging rows + quarantined rows."""
     clean_models = {
-        "crm_customers": ["stg_crm__customers"],
-        "crm_account_events": ["stg_crm__account_events"],
-        "transactions": ["int_orders_accepted", "int_refunds_accepted"],
-        "survey_invitations": ["stg_surveys__invitations"],
-        "survey_responses": ["stg_surveys__responses"],
-        "marketing_spend": ["stg_marketing__spend"],
+        "crm_customers": ["staging.stg_crm__customers"],
+        "crm_account_events": ["staging.stg_crm__account_events"],
+        "transactions": ["intermediate.int_orders_accepted", "intermediate.int_refunds_accepted"],
+        "survey_invitations": ["staging.stg_surveys__invitations"],
+        "survey_responses": ["staging.stg_surveys__responses"],
+        "marketing_spend": ["staging.stg_marketing__spend"],
     }
     with warehouse.connect() as con:
         for table, models in clean_models.items():
             raw = scalar(con, f"select count(*) from read_csv('{warehouse.raw_dir}/{table}/*.csv',"
                               " all_varchar = true)")
             assert raw == warehouse.generator_manifest["rows"][table]
-            clean = sum(scalar(con, f"select count(*) from staging.{m}") for m in models)
+            clean = sum(scalar(con, f"select count(*) from {m}") for m in models)
             quarantined = scalar(con, f"select sum(raw_rows) from {QUARANTINE} "
                                       f"where source_table = '{table}'")
             assert raw == clean + quarantined, table
