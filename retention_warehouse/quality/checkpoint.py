@@ -44,11 +44,30 @@ from retention_warehouse.settings import PROJECT_DIR
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
-def marts_not_empty_suite(marts: dict[str, pd.DataFrame]) -> SuiteSpec:
-    """Every mart has rows: an empty warehouse fails here, by name, instead of passing."""
+# Marts that are empty by right when their source table was not landed at all (a retailer
+# without surveys): mart -> raw table. Every other mart must hold rows.
+MARTS_OF_OPTIONAL_SOURCES = {"fct_survey_responses": "survey_responses"}
+
+
+def marts_of_sources_not_landed(frames: WarehouseFrames) -> set[str]:
+    """The marts of MARTS_OF_OPTIONAL_SOURCES whose raw table has no batch file."""
+    if frames.raw_dir is None:
+        return set()
+    return {mart for mart, table in MARTS_OF_OPTIONAL_SOURCES.items()
+            if not frames.landing.files(frames.raw_dir, table)}
+
+
+def marts_not_empty_suite(marts: dict[str, pd.DataFrame],
+                          may_be_empty: set[str] | frozenset[str] = frozenset()) -> SuiteSpec:
+    """Every mart has rows: an empty warehouse fails here, by name, instead of passing.
+
+    ``may_be_empty``: marts whose source was not landed, left out of the check.
+    """
     import great_expectations.expectations as gxe
 
-    frame = pd.DataFrame({"mart": list(marts), "rows": [len(frame) for frame in marts.values()]})
+    counted = {name: frame for name, frame in marts.items() if name not in may_be_empty}
+    frame = pd.DataFrame({"mart": list(counted),
+                          "rows": [len(frame) for frame in counted.values()]})
     return SuiteSpec(name="marts_not_empty", frame=frame, key="mart", expectations=[
         gxe.ExpectColumnValuesToBeBetween(
             column="rows", min_value=1,
@@ -91,7 +110,7 @@ def build_suites(warehouse_path: Path, as_of_date: str | None = None,
     ``expected_values`` suite fails with the reason.
     """
     frames = read_warehouse(warehouse_path)
-    not_empty = marts_not_empty_suite(frames.marts)
+    not_empty = marts_not_empty_suite(frames.marts, marts_of_sources_not_landed(frames))
     try:
         model = oracle_model(frames, as_of_date, raw_dir)
         expected = compute_marts(model, frames.marts.get("fct_customer_value_model"))
@@ -100,7 +119,8 @@ def build_suites(warehouse_path: Path, as_of_date: str | None = None,
     except Exception as error:  # noqa: BLE001 - reported as a failed expectation, never a crash
         return [not_empty, expected_values_failed_suite(error)]
     suites = [comparison_suite(spec, compare(spec, frames.marts[spec.mart],
-                                             expected[spec.mart]))
+                                             expected[spec.mart]),
+                               expect_rows=len(expected[spec.mart]) > 0)
               for spec in COMPARISONS if spec.mart in frames.marts]
     tier_names = [name for name, _, _ in model.seeds.tiers]
     categories = [*model.seeds.reason_categories, NO_ANSWER]
