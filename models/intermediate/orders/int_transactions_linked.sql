@@ -9,7 +9,12 @@
     _orders__models.yml). Rows without an order_id (always rejected) are
     cheap: they are all rebuilt every run. The landing order and day of each
     row are read from the landing record on every run (never stored), so a
-    rebuilt order ranks its rows as a full build would. -#}
+    rebuilt order ranks its rows as a full build would. An incremental run
+    stages the rebuilt orders' raw rows itself, with the staging view's macro
+    (transaction_rows_staged_ctes), so it never collapses all raw rows; its
+    extra inputs are declared below (dbt parses the full-build branch). -#}
+-- depends_on: {{ ref('currency_minor_units') }}
+-- depends_on: {{ ref('base_landing__files') }}
 {{ config(
     materialized=refresh_materialization(),
     incremental_strategy='delete+insert',
@@ -26,10 +31,34 @@ customer_ids as (
 ),
 
 {{ changed_orders_ctes(ref('base_transactions__row_files')) }}
-staged as (
-    select * from {{ ref('base_transactions__transactions') }}
-    {{ in_changed_orders('order_id', 'given_transaction_id') }}
-),
+{% if is_incremental() %}
+    -- The raw rows of the orders this run rebuilds, staged here by the staging
+    -- view's own steps (macros/transaction_rows_staged.sql): filtering the view
+    -- would collapse and type every raw row first.
+    changed_raw_rows as (
+        select * from {{ ref('base_transactions__row_files') }}
+        {{ in_changed_orders("nullif(trim(order_id), '')",
+            "nullif(trim(transaction_id), '')") }}
+    ),
+
+    currency_minor_units as (
+        select * from {{ ref('currency_minor_units') }}
+    ),
+
+    landing_record as (
+        select * from {{ ref('base_landing__files') }}
+    ),
+
+    {{ transaction_rows_staged_ctes('changed_raw_rows') }}
+
+    staged as (
+        select * from staged_rows
+    ),
+{% else %}
+    staged as (
+        select * from {{ ref('base_transactions__transactions') }}
+    ),
+{% endif %}
 
 fx_rates as (
     select * from {{ ref('stg_reference__fx_rates') }}

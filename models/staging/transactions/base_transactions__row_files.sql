@@ -1,6 +1,8 @@
-{#- The raw ledger rows' ids and files, uncollapsed: how the incremental ledger
-    (int_transactions_linked, macros/changed_orders.sql) finds the rows of files
-    it has not read yet. A view: nothing is stored. -#}
+{#- The raw ledger rows as landed, uncollapsed and untyped, with their file: how
+    the incremental ledger (int_transactions_linked, macros/changed_orders.sql)
+    finds the rows of files it has not read yet, and the raw rows it stages
+    again for the orders it rebuilds (macros/transaction_rows_staged.sql). A
+    view: nothing is stored. -#}
 {{ config(materialized='view') }}
 
 with
@@ -11,8 +13,7 @@ source as (
 
 final as (
     select
-        transaction_id,
-        order_id,
+        {{ raw_column_list('transactions') }},
         _source_file
     from source
 )
