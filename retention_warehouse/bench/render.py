@@ -255,6 +255,98 @@ def target_rows(cases: list[dict]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+PROJECTED_CUSTOMERS = 10_000_000
+PROJECTED_YEARS = 10
+BUILD_BUDGET_SECONDS = 120.0
+# (name, how the figure is read, grows with history length too)
+PROJECTED_FIGURES = [
+    ("full build s", ("build", "median_seconds"), True),
+    ("full build CPU s", ("build", "median_cpu_seconds"), True),
+    ("one-day refresh s", ("refresh", "median_seconds"), True),
+    ("warehouse MB", ("build", "warehouse_bytes"), True),
+    ("raw ledger rows", ("data", "transactions"), True),
+]
+
+
+def growth_exponent(small: float, large: float, small_x: float, large_x: float) -> float:
+    """k in figure ∝ x**k, from two measurements (log-log slope)."""
+    return math.log(large / small) / math.log(large_x / small_x)
+
+
+def projection(cases: list[dict]) -> dict | None:
+    """Each figure at 10M customers and 10 years, from the measured growth exponents.
+
+    Size: the slope between the two largest sizes measured with the default
+    settings and 3 years. History: the 6-year build over its 3-year twin at the
+    largest size gives the exponent in years, applied to every figure that grows
+    with the data (an assumption the report states). None without two sizes.
+    """
+    default = sorted((c for c in cases if c["format"] == "parquet" and c["duckdb_threads"] == 2
+                      and c["memory_limit"] == DEFAULT_DUCKDB_MEMORY_LIMIT
+                      and _years(c) == DEFAULT_YEARS), key=lambda c: c["customers"])
+    if len(default) < 2:
+        return None
+    small, large = default[-2], default[-1]
+    years_case = max((c for c in cases if case_key(c)[:-1] == case_key(large)[:-1]
+                      and history_ratio(c, cases)), key=_years, default=None)
+    ratio = history_ratio(years_case, cases) if years_case else None
+    years_exponent = (growth_exponent(1.0, ratio, DEFAULT_YEARS, _years(years_case))
+                      if years_case else None)
+    rows = []
+    for name, path, with_history in PROJECTED_FIGURES:
+        a, b = _get(small, *path), _get(large, *path)
+        if not a or not b:
+            continue
+        k = growth_exponent(a, b, small["customers"], large["customers"])
+        at_size = b * (PROJECTED_CUSTOMERS / large["customers"]) ** k
+        at_years = (at_size * (PROJECTED_YEARS / DEFAULT_YEARS) ** years_exponent
+                    if with_history and years_exponent is not None else None)
+        rows.append({"figure": name, "small": a, "large": b, "exponent": k,
+                     "at_size": at_size, "at_size_and_years": at_years})
+    return {"small": small, "large": large, "years_exponent": years_exponent,
+            "history_ratio": ratio, "rows": rows}
+
+
+def projection_section(cases: list[dict]) -> str:
+    """The projection table and what it means for one machine."""
+    projected = projection(cases)
+    if projected is None:
+        return "Needs two sizes measured with the default settings."
+    small, large = projected["small"], projected["large"]
+    header = ["figure", _size(small["customers"]), _size(large["customers"]),
+              "growth exponent (size)", f"{_size(PROJECTED_CUSTOMERS)}, {DEFAULT_YEARS} years",
+              f"{_size(PROJECTED_CUSTOMERS)}, {PROJECTED_YEARS} years"]
+    rows = []
+    for row in projected["rows"]:
+        scale = MB if row["figure"] == "warehouse MB" else 1.0
+        digits = 0 if row["figure"] in ("raw ledger rows", "warehouse MB") else 1
+        rows.append([row["figure"], _fmt(row["small"], digits, scale),
+                     _fmt(row["large"], digits, scale), _fmt(row["exponent"], 2),
+                     _fmt(row["at_size"], digits, scale),
+                     _fmt(row["at_size_and_years"], digits, scale)])
+    years = projected["years_exponent"]
+    lines = [markdown_table(header, rows), ""]
+    lines.append(
+        f"- Size: the log-log slope between {_size(small['customers'])} and "
+        f"{_size(large['customers'])} ({_settings(large)}). History: "
+        + (f"the 6-year build is {projected['history_ratio']:.2f} × the 3-year one at "
+           f"{_size(large['customers'])}, an exponent of {years:.2f} in years, applied to every "
+           "figure (it is measured on the build only)." if years is not None
+           else "not measured (no 6-year twin of the largest case), so no 10-year column."))
+    cpu = next((r for r in projected["rows"] if r["figure"] == "full build CPU s"), None)
+    if cpu:
+        work = cpu["at_size_and_years"] or cpu["at_size"]
+        cores = work / BUILD_BUDGET_SECONDS
+        lines.append(
+            f"- One machine: a {BUILD_BUDGET_SECONDS:.0f} s full build needs about "
+            f"{work:,.0f} CPU s / {BUILD_BUDGET_SECONDS:.0f} s = **{cores:,.0f} cores** at perfect "
+            "parallel scaling (a lower bound; DuckDB's window and sort operators scale less "
+            "well). Peak memory is not projected by a power law: DuckDB holds it near "
+            "`memory_limit` and spills the rest, so the limit is a choice, traded against "
+            "spill time.")
+    return "\n".join(lines)
+
+
 SERIES = [
     ("full build", ("build", "median_seconds"), "#1f77b4"),
     ("one-day refresh", ("refresh", "median_seconds"), "#ff7f0e"),
@@ -343,6 +435,8 @@ def markdown_section(cases: list[dict], svg_name: str | None) -> str:
         "### Side by side (medians)\n" + markdown_table(*compare_rows(cases)),
         "### One-day refresh (medians)\n" + markdown_table(*refresh_rows(cases)),
         "### Slowest models\n" + markdown_table(*slowest_rows(cases)),
+        f"### Projection to {_size(PROJECTED_CUSTOMERS)} customers and {PROJECTED_YEARS} years\n"
+        + projection_section(cases),
         "### Time vs size" + plot,
     ])
 

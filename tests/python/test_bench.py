@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,7 +24,12 @@ from retention_warehouse.bench.command import parse_size
 from retention_warehouse.bench.dataset import cached_generate, history_start, size_data
 from retention_warehouse.bench.dbt_steps import refresh_step_seconds
 from retention_warehouse.bench.process import measure
-from retention_warehouse.bench.render import history_ratio, target_rows
+from retention_warehouse.bench.render import (
+    history_ratio,
+    projection,
+    projection_section,
+    target_rows,
+)
 from retention_warehouse.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -200,6 +206,33 @@ def test_history_ratio_pairs_a_case_with_its_three_year_twin() -> None:
     rows = {row[0]: row for row in target_rows(cases)[1]}
     history = rows["1M: 6-year history build ≤ 1.5 × the 3-year build"]
     assert history[2] == ("met" if DEFAULT_DUCKDB_MEMORY_LIMIT == "4GB" else "**missed**")
+
+
+def test_projection_follows_the_measured_growth_exponents() -> None:
+    """Figures made to grow as customers**1.2 and years**0.5 project exactly so."""
+    def case(customers: int, years: int) -> dict:
+        seconds = 100.0 * (customers / 100_000) ** 1.2 * (years / 3) ** 0.5
+        return {"customers": customers, "format": "parquet", "duckdb_threads": 2,
+                "memory_limit": DEFAULT_DUCKDB_MEMORY_LIMIT, "dbt_threads": 2, "years": years,
+                "build": {"median_seconds": seconds, "median_cpu_seconds": 2 * seconds}}
+    cases = [case(10_000, 3), case(100_000, 3), case(1_000_000, 3), case(1_000_000, 6)]
+    projected = projection(cases)
+    assert projected is not None and projected["large"]["customers"] == 1_000_000
+    assert projected["small"]["customers"] == 100_000
+    assert projected["years_exponent"] == pytest.approx(0.5, abs=0.01)  # ratio rounded to 2
+    build = next(row for row in projected["rows"] if row["figure"] == "full build s")
+    at_1m = 100.0 * 10 ** 1.2
+    assert build["exponent"] == pytest.approx(1.2)
+    assert build["at_size"] == pytest.approx(at_1m * 10 ** 1.2)
+    assert build["at_size_and_years"] == pytest.approx(at_1m * 10 ** 1.2 * (10 / 3) ** 0.5,
+                                                       rel=0.01)
+    cpu_10m_10y = 2 * at_1m * 10 ** 1.2 * (10 / 3) ** 0.5
+    cores = re.search(r"\*\*([\d,]+) cores\*\*", projection_section(cases))
+    assert cores and int(cores[1].replace(",", "")) == pytest.approx(cpu_10m_10y / 120, rel=0.01)
+    # Without a 6-year twin there is no 10-year column; with one size, no projection.
+    assert projection(cases[:3])["rows"][0]["at_size_and_years"] is None
+    assert projection(cases[2:3]) is None
+    assert "Needs two sizes" in projection_section(cases[2:3])
 
 
 def test_bench_default_memory_limit_is_the_profiles() -> None:
