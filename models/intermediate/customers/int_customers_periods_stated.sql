@@ -414,13 +414,16 @@ final as (
         rows_that_count.net_revenue_in_period,
         rows_that_count.days_since_previous_purchase_total,
         rows_that_count.purchases_with_previous,
-        {{ hash_pii('rows_that_count.customer_id') }} as customer_key,
+        -- Hashed once per person (int_customers_summarised), not per row.
+        customers.customer_key,
         {{ hash_pii(dbt.concat([
             "rows_that_count.customer_id", "'|'",
             "cast(rows_that_count.period_start as "
             ~ dbt.type_string() ~ ")"])) }} as customer_period_key,
         {{ refreshed_at_literal() }} as refreshed_at
     from rows_that_count
+    inner join customers
+        on rows_that_count.customer_id = customers.customer_id
     inner join tiers
         on
             rows_that_count.customer_id = tiers.customer_id

@@ -1,6 +1,8 @@
 -- One row per real (non-test) CRM person: attributes, purchase summary as of
 -- the as-of date, and the date their account was closed (closure or erasure
 -- request, whichever came first). People with no purchase are leads.
+-- A table, not a view: customer_key is keyed with the RETENTION_HASH_KEY
+-- secret (macros/hash_pii.sql).
 with
 
 customers as (
@@ -64,7 +66,11 @@ final as (
         coalesce(purchases.purchases, 0) as purchases,
         coalesce(purchases.net_revenue, 0) as net_revenue,
         purchases.customer_id is null as is_lead,
-        closures.closed_date
+        closures.closed_date,
+        -- The join key the marts expose, hashed once per person here and
+        -- carried by the customer x month and x period models (an HMAC per
+        -- row there cost more than the rest of those models' SQL).
+        {{ hash_pii('customers.customer_id') }} as customer_key
     from customers
     cross join as_of
     left join country_regions

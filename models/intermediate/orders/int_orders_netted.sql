@@ -4,7 +4,7 @@
 -- nets to exactly zero. A purchase is a completed order with net amount > 0.
 -- Incremental: a run rewrites every order of the customers whose inputs
 -- changed (macros/incremental_slice.sql); customer_key is the public key of
--- fct_orders, hashed once when the row is written.
+-- fct_orders, hashed once per customer when the rows are written.
 {{ config(
     materialized=refresh_materialization(),
     incremental_strategy='append',
@@ -129,14 +129,29 @@ sequenced as (
     from classified
 ),
 
+order_customers as (
+    select distinct customer_id from sequenced
+),
+
+-- One HMAC per customer, not per order (it cost more than the netting).
+customer_keys as (
+    select
+        customer_id,
+        {{ hash_pii('customer_id') }} as customer_key
+    from order_customers
+),
+
 final as (
     select
-        *,
-        {{ dbt.datediff('previous_purchase_date', 'order_date', 'day') }}
+        sequenced.*,
+        {{ dbt.datediff('sequenced.previous_purchase_date',
+            'sequenced.order_date', 'day') }}
             as days_since_previous_purchase,
-        {{ hash_pii('customer_id') }} as customer_key,
+        customer_keys.customer_key,
         {{ refreshed_at_literal() }} as refreshed_at
     from sequenced
+    left join customer_keys
+        on sequenced.customer_id = customer_keys.customer_id
 )
 
 select * from final

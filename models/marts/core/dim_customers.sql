@@ -47,7 +47,7 @@ tier_entries as (
 
 final as (
     select
-        {{ hash_pii('customers.customer_id') }} as customer_key,
+        customers.customer_key,
         customers.country_code,
         customers.region,
         customers.preferred_language,
