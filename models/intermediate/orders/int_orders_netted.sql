@@ -129,8 +129,10 @@ sequenced as (
     from classified
 ),
 
+-- The same customers as sequenced, read from orders_in_scope (already stored
+-- once for its two readers), so that sequenced's windows stream into final.
 order_customers as (
-    select distinct customer_id from sequenced
+    select distinct customer_id from orders_in_scope
 ),
 
 -- One HMAC per customer, not per order (it cost more than the netting).
