@@ -230,6 +230,11 @@ candidate_periods as (
     group by customer_id, period_start
 ),
 
+-- The tier at e is joined here, before the windows, not to the finished rows:
+-- DuckDB under-estimates the rows of the windowed CTEs and would build its
+-- hash table on them, which ran out of memory at memory_limit 4GB with 1M
+-- customers (docs/benchmarks.md). Every grid row has its month in the tier
+-- model (both run from the acquisition month to the as-of month).
 grid as (
     select
         customers.customer_id,
@@ -243,12 +248,19 @@ grid as (
         periods.start_boundary_date,
         periods.effective_end,
         periods.is_complete_period,
-        candidate_periods.has_survey_in_period
+        candidate_periods.has_survey_in_period,
+        customers.customer_key,
+        tiers.tier_name as tier_at_end,
+        tiers.trailing_12m_net_revenue as trailing_12m_net_revenue_at_end
     from candidate_periods
     inner join customers
         on candidate_periods.customer_id = customers.customer_id
     inner join periods
         on candidate_periods.period_start = periods.period_start
+    inner join tiers
+        on
+            candidate_periods.customer_id = tiers.customer_id
+            and {{ month_start('periods.effective_end') }} = tiers.month_start
     where
         periods.period_start
         >= {{ period_start('customers.acquisition_date') }}
@@ -408,27 +420,20 @@ final as (
             when rows_that_count.is_at_risk_at_end then 'at_risk'
             else 'active'
         end as customer_state,
-        tiers.tier_name as tier_at_end,
-        tiers.trailing_12m_net_revenue as trailing_12m_net_revenue_at_end,
+        rows_that_count.tier_at_end,
+        rows_that_count.trailing_12m_net_revenue_at_end,
         rows_that_count.purchases_in_period,
         rows_that_count.net_revenue_in_period,
         rows_that_count.days_since_previous_purchase_total,
         rows_that_count.purchases_with_previous,
         -- Hashed once per person (int_customers_summarised), not per row.
-        customers.customer_key,
+        rows_that_count.customer_key,
         {{ hash_pii(dbt.concat([
             "rows_that_count.customer_id", "'|'",
             "cast(rows_that_count.period_start as "
             ~ dbt.type_string() ~ ")"])) }} as customer_period_key,
         {{ refreshed_at_literal() }} as refreshed_at
     from rows_that_count
-    inner join customers
-        on rows_that_count.customer_id = customers.customer_id
-    inner join tiers
-        on
-            rows_that_count.customer_id = tiers.customer_id
-            and {{ month_start('rows_that_count.effective_end') }}
-            = tiers.month_start
 )
 
 select * from final
