@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from retention_warehouse.settings import DEFAULT_DUCKDB_MEMORY_LIMIT
+
 
 def connect(path: Path | str, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the same settings the dbt profile uses."""
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("floor", choices=("a", "b"))
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the timings")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--memory-limit", default="8GB")
+    parser.add_argument("--memory-limit", default=DEFAULT_DUCKDB_MEMORY_LIMIT)
     parser.add_argument("--raw-dir", type=Path, help="floor a: raw landing folder")
     parser.add_argument("--format", dest="fmt", default="parquet", help="floor a: csv|parquet")
     parser.add_argument("--db", type=Path, required=True,
