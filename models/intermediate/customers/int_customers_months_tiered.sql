@@ -61,6 +61,7 @@ tier_bands as (
 grid as (
     select
         customers.customer_id,
+        customers.customer_key,
         months.month_start,
         months.month_end,
         months.effective_end,
@@ -80,6 +81,7 @@ grid as (
 trailing_spend as (
     select
         grid.customer_id,
+        grid.customer_key,
         grid.month_start,
         grid.month_end,
         grid.effective_end,
@@ -94,7 +96,16 @@ trailing_spend as (
                 order by grid.month_start
                 rows between 11 preceding and current row
             ) as decimal(18, 2)
-        ) as trailing_12m_net_revenue
+        ) as trailing_12m_net_revenue,
+        -- The previous month's trailing spend, from the same sorted window
+        -- (null in the first month): the previous tier follows from it.
+        cast(
+            sum(coalesce(monthly_purchases.net_revenue_in_month, 0)) over (
+                partition by grid.customer_id
+                order by grid.month_start
+                rows between 12 preceding and 1 preceding
+            ) as decimal(18, 2)
+        ) as previous_trailing_12m_net_revenue
     from grid
     left join monthly_purchases
         on
@@ -104,13 +115,23 @@ trailing_spend as (
 
 tiered as (
     select
-        trailing_spend.*,
+        trailing_spend.customer_id,
+        trailing_spend.customer_key,
+        trailing_spend.month_start,
+        trailing_spend.month_end,
+        trailing_spend.effective_end,
+        trailing_spend.is_complete_month,
+        trailing_spend.purchases_in_month,
+        trailing_spend.net_revenue_in_month,
+        trailing_spend.trailing_12m_net_revenue,
         tier_bands.tier_name,
         tier_bands.tier_rank,
         cast(
             tier_bands.next_bound - trailing_spend.trailing_12m_net_revenue
             as decimal(18, 2)
-        ) as spend_to_next_tier
+        ) as spend_to_next_tier,
+        previous_bands.tier_name as previous_tier_name,
+        previous_bands.tier_rank as previous_tier_rank
     from trailing_spend
     inner join tier_bands
         on
@@ -120,24 +141,36 @@ tiered as (
                 or trailing_spend.trailing_12m_net_revenue
                 < tier_bands.next_bound
             )
+    left join tier_bands as previous_bands
+        on
+            trailing_spend.previous_trailing_12m_net_revenue
+            >= previous_bands.lower_bound
+            and (
+                previous_bands.next_bound is null
+                or trailing_spend.previous_trailing_12m_net_revenue
+                < previous_bands.next_bound
+            )
 ),
 
 changes as (
     select
-        *,
-        lag(tier_name) over (
-            partition by customer_id order by month_start
-        ) as previous_tier_name,
+        customer_id,
+        customer_key,
+        month_start,
+        month_end,
+        effective_end,
+        is_complete_month,
+        purchases_in_month,
+        net_revenue_in_month,
+        trailing_12m_net_revenue,
+        tier_name,
+        tier_rank,
+        spend_to_next_tier,
+        previous_tier_name,
         case
-            when lag(tier_rank) over (
-                partition by customer_id order by month_start
-            ) is null then 'new'
-            when tier_rank > lag(tier_rank) over (
-                partition by customer_id order by month_start
-            ) then 'upgrade'
-            when tier_rank < lag(tier_rank) over (
-                partition by customer_id order by month_start
-            ) then 'downgrade'
+            when previous_tier_rank is null then 'new'
+            when tier_rank > previous_tier_rank then 'upgrade'
+            when tier_rank < previous_tier_rank then 'downgrade'
             else 'same'
         end as tier_change
     from tiered
@@ -158,15 +191,28 @@ written as (
     {%- endif %}
 ),
 
--- customer_key comes hashed once per person (int_customers_summarised): an
--- HMAC per customer-month cost more than the rest of this model.
+-- customer_key comes hashed once per person (int_customers_summarised) and
+-- rides along from the grid: an HMAC per customer-month cost more than the rest
+-- of this model, and a join at the end cost a hash table over every row.
 final as (
     select
-        written.*,
-        customers.customer_key
+        customer_id,
+        month_start,
+        month_end,
+        effective_end,
+        is_complete_month,
+        purchases_in_month,
+        net_revenue_in_month,
+        trailing_12m_net_revenue,
+        tier_name,
+        tier_rank,
+        spend_to_next_tier,
+        previous_tier_name,
+        tier_change,
+        customer_month_key,
+        refreshed_at,
+        customer_key
     from written
-    inner join customers
-        on written.customer_id = customers.customer_id
 )
 
 select * from final
