@@ -1,29 +1,19 @@
 with
 
--- The columns the counts read, named: the CTE is read three times, so
--- engines such as DuckDB store it (12.7 M rows at 1M customers).
+-- The state model is imported once per use. A CTE read more than once is
+-- stored by DuckDB before it is read (12.7 M state rows at 1M customers: 10 s
+-- of this mart's 15 s); one read once is folded into its query, which then
+-- reads only the columns it uses.
 states as (
-    select
-        customer_id,
-        customer_key,
-        period_start,
-        effective_end,
-        acquisition_date,
-        region,
-        acquisition_channel,
-        tier_at_end,
-        is_active_at_start,
-        is_active_at_end,
-        is_new,
-        is_reactivated,
-        is_lost,
-        is_at_risk_at_end,
-        is_referred_new,
-        purchases_in_period,
-        net_revenue_in_period,
-        days_since_previous_purchase_total,
-        purchases_with_previous
-    from {{ ref('int_customers_periods_stated') }}
+    select * from {{ ref('int_customers_periods_stated') }}
+),
+
+states_of_responses as (
+    select * from {{ ref('int_customers_periods_stated') }}
+),
+
+states_of_invitations as (
+    select * from {{ ref('int_customers_periods_stated') }}
 ),
 
 periods as (
@@ -91,17 +81,18 @@ state_counts as (
 -- the customer's state row of that period.
 responses_stated as (
     select
-        states.*,
+        states_of_responses.*,
         survey_responses.survey_type,
         survey_responses.is_promoter,
         survey_responses.is_detractor,
         survey_responses.is_satisfied,
         survey_responses.ces_score
     from survey_responses
-    inner join states
+    inner join states_of_responses
         on
-            survey_responses.customer_key = states.customer_key
-            and survey_responses.response_period_start = states.period_start
+            survey_responses.customer_key = states_of_responses.customer_key
+            and survey_responses.response_period_start
+            = states_of_responses.period_start
     where survey_responses.is_from_customer
 ),
 
@@ -128,17 +119,17 @@ response_counts as (
 
 invitations_stated as (
     select
-        states.*,
+        states_of_invitations.*,
         invitations.survey_type,
         survey_responses.invitation_id is not null as is_answered
     from invitations
-    inner join states
+    inner join states_of_invitations
         on
-            invitations.customer_id = states.customer_id
+            invitations.customer_id = states_of_invitations.customer_id
             and {{ period_start('invitations.sent_date') }}
-            = states.period_start
-            and invitations.sent_date >= states.acquisition_date
-            and invitations.sent_date <= states.effective_end
+            = states_of_invitations.period_start
+            and invitations.sent_date >= states_of_invitations.acquisition_date
+            and invitations.sent_date <= states_of_invitations.effective_end
     left join survey_responses
         on invitations.invitation_id = survey_responses.invitation_id
 ),
