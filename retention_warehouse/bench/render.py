@@ -419,7 +419,7 @@ def markdown_section(cases: list[dict], svg_name: str | None) -> str:
     """The generated part of docs/benchmarks.md."""
     machines = sorted({json.dumps(c.get("machine", {}), sort_keys=True) for c in cases})
     runs = "\n".join(
-        f"- {_size(c['customers'])} ({_settings(c)}): {c.get('date', '?')}, "
+        f"- {_size(c['customers'])} ({_settings(c)}): finished {c.get('date', '?')}, "
         f"{c['build']['runs']} run(s) per figure, load average at start "
         f"{c.get('load_average', '?')}; `{c.get('command', '?')}`" for c in cases)
     machine_lines = []
